@@ -1,0 +1,117 @@
+"""Settings, read once from the environment into one frozen object.
+
+Nothing connects at import time: adapters receive a ``Settings`` from the composition
+root (``consumers.cli``) and open their resources when asked to.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+from ledger.errors import ConfigurationError
+
+Backend = Literal["sqlite", "kafka"]
+
+_PREFIX = "LEDGER_"
+DEFAULT_DATA_DIR = Path(".ledger")
+# Acts wait on the intake topic only until the intake writer has turned them into
+# encrypted events, so plaintext there must not live long: seven days by default.
+DEFAULT_INTAKE_RETENTION_MS = 7 * 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    bootstrap_servers: str = "localhost:9092"
+    ledger_topic: str = "ledger.events"
+    intake_topic: str = "ledger.intake"
+    rejected_topic: str = "ledger.rejected"
+    partitions: int = 6
+    replication_factor: int = 1
+    min_insync_replicas: int = 1
+    intake_retention_ms: int = DEFAULT_INTAKE_RETENTION_MS
+    client_id: str = "personal-data-ledger"
+
+
+@dataclass(frozen=True)
+class Settings:
+    backend: Backend = "sqlite"
+    data_dir: Path = DEFAULT_DATA_DIR
+    master_key_file: Path | None = None
+    # Base64 of 32 bytes; for deployments that inject secrets as environment variables.
+    master_key_b64: str | None = field(default=None, repr=False)
+    postgres_dsn: str | None = field(default=None, repr=False)
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+
+    @property
+    def event_store_path(self) -> Path:
+        return self.data_dir / "events.sqlite"
+
+    @property
+    def key_store_path(self) -> Path:
+        return self.data_dir / "keys.sqlite"
+
+    @property
+    def projection_store_path(self) -> Path:
+        return self.data_dir / "projections.sqlite"
+
+    def with_data_dir(self, data_dir: Path) -> Settings:
+        return replace(self, data_dir=data_dir)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read ``LEDGER_*`` variables; unknown values fail with the variable's name."""
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            value = env.get(_PREFIX + name)
+            return value if value not in (None, "") else None
+
+        backend = get("BACKEND") or "sqlite"
+        if backend not in ("sqlite", "kafka"):
+            raise ConfigurationError(
+                f"{_PREFIX}BACKEND must be 'sqlite' or 'kafka', got {backend!r}"
+            )
+        kafka_defaults = KafkaSettings()
+        kafka = KafkaSettings(
+            bootstrap_servers=get("KAFKA_BOOTSTRAP") or kafka_defaults.bootstrap_servers,
+            ledger_topic=get("LEDGER_TOPIC") or kafka_defaults.ledger_topic,
+            intake_topic=get("INTAKE_TOPIC") or kafka_defaults.intake_topic,
+            rejected_topic=get("REJECTED_TOPIC") or kafka_defaults.rejected_topic,
+            partitions=_int(get, "PARTITIONS", kafka_defaults.partitions, minimum=1),
+            replication_factor=_int(
+                get, "REPLICATION_FACTOR", kafka_defaults.replication_factor, minimum=1
+            ),
+            min_insync_replicas=_int(
+                get, "MIN_INSYNC_REPLICAS", kafka_defaults.min_insync_replicas, minimum=1
+            ),
+            intake_retention_ms=_int(
+                get, "INTAKE_RETENTION_MS", kafka_defaults.intake_retention_ms, minimum=1
+            ),
+        )
+        master_key_file = get("MASTER_KEY_FILE")
+        return cls(
+            backend=backend,  # type: ignore[arg-type]  # narrowed by the check above
+            data_dir=Path(get("DATA_DIR") or DEFAULT_DATA_DIR),
+            master_key_file=Path(master_key_file) if master_key_file else None,
+            master_key_b64=get("MASTER_KEY"),
+            postgres_dsn=get("POSTGRES_DSN"),
+            kafka=kafka,
+        )
+
+
+def _int(get: Callable[[str], str | None], name: str, default: int, *, minimum: int) -> int:
+    raw = get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{_PREFIX}{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigurationError(f"{_PREFIX}{name} must be at least {minimum}, got {value}")
+    return value
+

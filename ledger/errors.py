@@ -1,0 +1,66 @@
+"""One root exception type for everything the ledger raises on purpose.
+
+Messages carry ids, rule names, field names and counts, never a personal value:
+an exception text ends up in logs, on the rejected topic and in terminals.
+Third-party errors are translated with ``raise ... from`` at the adapter edge.
+"""
+
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    """Root of every error the ledger raises on purpose."""
+
+
+class ConfigurationError(LedgerError):
+    """Settings are missing or contradictory; the message says which setting."""
+
+
+class PolicyError(LedgerError):
+    """A policy document is malformed; the message gives the path to the bad entry."""
+
+
+class PolicyViolation(LedgerError):
+    """An act breaks a rule of the policy in force; nothing of it is recorded."""
+
+    def __init__(self, rule: str, detail: str) -> None:
+        super().__init__(f"{rule}: {detail}")
+        self.rule = rule
+        self.detail = detail
+
+
+class InvalidAct(LedgerError):
+    """An incoming act is not well formed (bad JSON, wrong type, unknown field...)."""
+
+    def __init__(self, reason: str, field: str | None = None) -> None:
+        super().__init__(f"{field}: {reason}" if field else reason)
+        self.reason = reason
+        self.field = field
+
+
+class UnknownSubject(LedgerError):
+    """No data subject with this id has been recorded."""
+
+
+class KeyStoreError(LedgerError):
+    """The key store failed; the message names the key or subject id only."""
+
+
+class KeyDestroyed(KeyStoreError):
+    """A key id is behind the erasure fence: it was shredded and cannot come back."""
+
+
+class BrokerError(LedgerError):
+    """Kafka could not be reached or refused an operation."""
+
+
+class TopicConfigurationMismatch(BrokerError):
+    """An existing topic's configuration contradicts what the ledger requires."""
+
+
+class MasterKeyMismatch(KeyStoreError):
+    """The master key given is not the one the key store's data keys are wrapped with."""
+
+
+class TamperedCiphertext(LedgerError):
+    """A ciphertext failed authentication: altered, or moved to another subject/event/field."""
