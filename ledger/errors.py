@@ -64,3 +64,7 @@ class MasterKeyMismatch(KeyStoreError):
 
 class TamperedCiphertext(LedgerError):
     """A ciphertext failed authentication: altered, or moved to another subject/event/field."""
+
+
+class ConflictingWrite(LedgerError):
+    """Another writer recorded an act for the same subject first; retry the act."""

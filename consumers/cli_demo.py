@@ -1,0 +1,201 @@
+"""`ledger demo`: a day in the life of the privacy office, built from the seed policy.
+
+Every act goes through the same intake path as real ones (schema, policy, encryption),
+so what the demo prints is what the ledger does. The people are fictional.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import IO, Any
+from uuid import UUID, uuid4
+
+import orjson
+
+from ledger.application import LedgerApplication
+from ledger.domain.acts import ActContext
+from ledger.errors import LedgerError, PolicyViolation
+from ledger.intake.acts import act_from_document, apply_act
+
+START = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Step:
+    story: str
+    act: dict[str, Any] | None = None  # an intake act
+    erase: tuple[UUID, str] | None = None  # (subject, request) carried out by the office
+
+
+@dataclass(frozen=True)
+class Outcome:
+    story: str
+    act_type: str
+    status: str
+    detail: str
+
+
+class Scenario:
+    """Builds the acts; ids and times are fresh each run so runs never collide."""
+
+    def __init__(self) -> None:
+        self.clock = START
+        self.count = 0
+        self.customer, self.prospect = uuid4(), uuid4()
+        self.attendee, self.visitor = uuid4(), uuid4()
+
+    def act(self, subject: UUID, act_type: str, actor: str, **body: Any) -> dict[str, Any]:
+        self.count += 1
+        self.clock += timedelta(hours=6)
+        return {
+            "act_id": f"demo-{uuid4().hex[:12]}-{self.count}", "type": act_type,
+            "subject_id": str(subject), "actor": actor,
+            "occurred_at": self.clock.isoformat(), **body,
+        }
+
+    def steps(self) -> Iterator[Step]:
+        c, p, w, v = self.customer, self.prospect, self.attendee, self.visitor
+        yield Step("Customer signs a contract (purpose I)", self.act(
+            c, "data-collected", "crm", purpose="service-delivery",
+            source_system="crm", legal_basis="contract",
+            values={"name": "Sanne de Vries", "business-email": "sanne@bakkerij-devries.nl",
+                    "business-phone": "+31 20 555 0101",
+                    "organisation-name": "Bakkerij De Vries B.V.",
+                    "invoice-details": "INV-2025-0042, EUR 4.800,00",
+                    "payment-details": "NL91 ABNA 0417 1643 00"}))
+        yield Step("Invoicing sends the first invoice", self.act(
+            c, "data-processed", "invoicing", purpose="service-delivery",
+            operation="invoice", categories=["invoice-details", "payment-details"]))
+        yield Step("A mailing processor sends the welcome pack", self.act(
+            c, "data-shared", "crm", purpose="service-delivery", recipient="Mailhouse B.V.",
+            recipient_kind="it-supplier", ground="processor",
+            categories=["name", "business-email"]))
+        yield Step("CRM tries to store her job title (not listed for purpose I)", self.act(
+            c, "data-collected", "crm", purpose="service-delivery", source_system="crm",
+            legal_basis="contract", values={"job-title": "Directeur"}))
+        yield Step("Demo form submitted before consent was recorded (purpose II)", self.act(
+            p, "data-collected", "website", purpose="demo-request", source_system="website",
+            legal_basis="consent",
+            values={"name": "Pieter Jansen", "job-title": "IT-manager",
+                    "business-email": "p.jansen@gemeente-voorbeeld.nl",
+                    "business-phone": "+31 30 555 0199",
+                    "organisation-name": "Gemeente Voorbeeld"}))
+        yield Step("The prospect ticks the consent box (notice 2021-12-24)", self.act(
+            p, "consent-given", "website", purpose="demo-request", channel="web-form",
+            notice_version="2021-12-24", proof_ref="form-submission/88231"))
+        yield Step("Demo form submitted again, now with consent", self.act(
+            p, "data-collected", "website", purpose="demo-request", source_system="website",
+            legal_basis="consent",
+            values={"name": "Pieter Jansen", "job-title": "IT-manager",
+                    "business-email": "p.jansen@gemeente-voorbeeld.nl",
+                    "business-phone": "+31 30 555 0199",
+                    "organisation-name": "Gemeente Voorbeeld"}))
+        yield Step("Webinar registration with invoice details (purpose III)", self.act(
+            w, "data-collected", "webinar-tool", purpose="webinar-event",
+            source_system="webinar-tool", legal_basis="contract",
+            values={"name": "Fatima El Amrani", "job-title": "Servicedesk lead",
+                    "organisation-name": "Zorggroep Noord",
+                    "business-email": "f.elamrani@zorggroep-noord.nl",
+                    "business-phone": "+31 50 555 0123",
+                    "business-address": "Stationsweg 1, Groningen",
+                    "invoice-details": "INV-2025-0107, EUR 150,00"}))
+        yield Step("Attendee list goes to the venue", self.act(
+            w, "data-shared", "webinar-tool", purpose="webinar-event",
+            recipient="Congrescentrum Groningen", recipient_kind="event-organiser",
+            ground="service-delivery", categories=["name", "organisation-name"]))
+        yield Step("Marketing wants to hand webinar data to a cookie provider", self.act(
+            w, "data-shared", "marketing", purpose="webinar-event", recipient="AdTrack Ltd",
+            recipient_kind="cookie-provider", ground="legitimate-interest",
+            categories=["business-email"]))
+        yield Step("A visitor asks a question through the contact form (purpose VI)", self.act(
+            v, "data-collected", "website", purpose="contact", source_system="website",
+            legal_basis="legitimate-interest",
+            values={"name": "Kees Bakker", "business-email": "kees@bakker-ict.nl",
+                    "business-phone": "+31 10 555 0177",
+                    "message-content": "Werkt jullie SaaS ook met SSO?"}))
+        yield Step("Support answers; the purpose is fulfilled", self.act(
+            v, "purpose-fulfilled", "support-desk", purpose="contact"))
+        yield Step("The attendee clicks 'unsubscribe' in a newsletter", self.act(
+            w, "objection-raised", "mailer", ground="direct-marketing",
+            channel="email-unsubscribe-link"))
+        yield Step("Marketing tries to send her the next campaign", self.act(
+            w, "data-processed", "marketing", purpose="webinar-event",
+            operation="direct-marketing", categories=["business-email"]))
+        yield Step("The prospect withdraws consent", self.act(
+            p, "consent-withdrawn", "privacy-office", purpose="demo-request",
+            channel="email", proof_ref="ticket/PRIV-311"))
+        yield Step("Sales tries to call the prospect anyway", self.act(
+            p, "data-processed", "crm", purpose="demo-request", operation="contact",
+            categories=["business-phone"]))
+        yield Step("The customer asks for a copy of her data", self.act(
+            c, "access-requested", "privacy-office", request_ref="DSAR-2025-001",
+            channel="email"))
+        yield Step("The privacy office sends the export", self.act(
+            c, "access-fulfilled", "privacy-office", request_ref="DSAR-2025-001",
+            export_ref="export/DSAR-2025-001.json"))
+        yield Step("An acquirer would use customer data for a new purpose", self.act(
+            c, "controller-transferred", "legal", new_controller="Acme Holding B.V.",
+            transfer_kind="acquisition", purposes=["service-delivery", "demo-request"]))
+        yield Step("The customer's contract ends", self.act(
+            c, "contract-ended", "crm", purpose="service-delivery"))
+        yield Step("She asks to be forgotten", self.act(
+            c, "erasure-requested", "privacy-office", request_ref="DSAR-2025-002",
+            channel="email"))
+        yield Step("The privacy office carries out the erasure",
+                   erase=(c, "DSAR-2025-002"))
+        yield Step("Invoicing tries to reuse the kept invoice data", self.act(
+            c, "data-processed", "invoicing", purpose="service-delivery", operation="use",
+            categories=["invoice-details"]))
+        yield Step("The kept invoice data stays stored for the tax office", self.act(
+            c, "data-processed", "invoicing", purpose="service-delivery", operation="store",
+            categories=["invoice-details", "payment-details"]))
+
+
+def run_scenario(app: LedgerApplication, scenario: Scenario) -> list[Outcome]:
+    outcomes = []
+    for step in scenario.steps():
+        if step.erase is not None:
+            outcomes.append(_erase(app, scenario, step))
+            continue
+        assert step.act is not None  # noqa: S101 - a step is an act or an erasure
+        try:
+            apply_act(app, act_from_document(step.act))
+        except PolicyViolation as refusal:
+            outcomes.append(Outcome(step.story, step.act["type"], "refused", str(refusal)))
+        except LedgerError as error:
+            outcomes.append(Outcome(step.story, step.act["type"], "refused", str(error)))
+        else:
+            outcomes.append(Outcome(step.story, step.act["type"], "recorded", ""))
+    return outcomes
+
+
+def _erase(app: LedgerApplication, scenario: Scenario, step: Step) -> Outcome:
+    assert step.erase is not None  # noqa: S101
+    subject, request = step.erase
+    scenario.clock += timedelta(hours=6)
+    act = ActContext(f"demo-erase-{uuid4().hex[:12]}", "privacy-office", scenario.clock)
+    plan = app.carry_out_erasure(subject, act, request_ref=request)
+    kept = "; ".join(
+        f"kept {scope} until {k.until:%Y-%m-%d}" if k.until else f"kept {scope}"
+        for scope, k in sorted(plan.keep.items())
+    )
+    detail = f"shredded {', '.join(sorted(plan.shred)) or 'nothing'}" + (
+        f"; {kept} (fiscal law)" if kept else ""
+    )
+    return Outcome(step.story, "erasure-completed", "recorded", detail)
+
+
+def print_outcomes(outcomes: list[Outcome], out: IO[str], *, as_json: bool) -> None:
+    if as_json:
+        for o in outcomes:
+            out.write(orjson.dumps(o.__dict__).decode() + "\n")
+        return
+    for o in outcomes:
+        mark = "✓ recorded" if o.status == "recorded" else "✗ refused "
+        out.write(f"{mark}  {o.act_type:<24} {o.story}\n")
+        if o.detail:
+            out.write(f"{'':14}{o.detail}\n")
+    recorded = sum(o.status == "recorded" for o in outcomes)
+    out.write(f"\n{recorded} acts recorded, {len(outcomes) - recorded} refused by policy.\n")

@@ -1,0 +1,286 @@
+"""The ledger application: one command per act, each recorded whole or not at all.
+
+Runs unchanged on any eventsourcing persistence module (``eventsourcing.sqlite`` is the
+embedded default). Personal values are encrypted by the mapper under per-subject keys
+from the key store; erasure destroys keys first and records the fact second, so a crash
+in between leaves a retryable request, never a false record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Mapper, Transcoder
+
+from ledger.domain.acts import ActContext
+from ledger.domain.events import SubjectEvent
+from ledger.domain.policy import Policy
+from ledger.domain.policy_register import POLICY_REGISTER_ID, PolicyRegister
+from ledger.domain.retention import ErasurePlan, retention_due
+from ledger.domain.subject import DataSubject
+from ledger.errors import ConflictingWrite, PolicyViolation, UnknownSubject
+from ledger.persistence.transcoder import ledger_transcoder
+
+if TYPE_CHECKING:
+    from ledger.crypto.keys import KeyStore
+
+
+class LedgerApplication(Application[UUID]):
+    name = "PersonalDataLedger"
+
+    def __init__(
+        self,
+        policy: Policy,
+        env: Mapping[str, str] | None = None,
+        key_store: KeyStore | None = None,
+    ) -> None:
+        self.policy = policy
+        self.key_store = key_store
+        super().__init__(dict(env) if env is not None else None)
+
+    # -- infrastructure hooks ----------------------------------------------------------
+
+    def construct_transcoder(self) -> Transcoder:
+        return ledger_transcoder()
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        transcoder = self.construct_transcoder()
+        if self.key_store is None:
+            return Mapper(transcoder=transcoder)
+        from ledger.persistence.encrypting_mapper import EncryptingMapper
+
+        return EncryptingMapper(transcoder=transcoder, key_store=self.key_store)
+
+    # -- reading -----------------------------------------------------------------------
+
+    def subject(self, subject_id: UUID) -> DataSubject:
+        try:
+            return self.repository.get(subject_id)  # type: ignore[no-any-return]
+        except AggregateNotFoundError:
+            raise UnknownSubject(f"no data subject {subject_id}") from None
+
+    def history(self, subject_id: UUID) -> list[SubjectEvent]:
+        events = [e for e in self.events.get(subject_id) if isinstance(e, SubjectEvent)]
+        if not events:
+            raise UnknownSubject(f"no data subject {subject_id}")
+        return events
+
+    # -- policy ------------------------------------------------------------------------
+
+    def publish_policy(
+        self, policy: Policy, document: str, actor: str, occurred_at: datetime
+    ) -> bool:
+        """Records ``policy`` as in force (an act itself); False if it already was."""
+        try:
+            register: PolicyRegister = self.repository.get(POLICY_REGISTER_ID)
+        except AggregateNotFoundError:
+            register = PolicyRegister.open()
+        published = register.publish(policy, document, actor, occurred_at)
+        if published:
+            self._save(register)
+            self.policy = policy
+        return published
+
+    def published_policy_versions(self) -> dict[str, str]:
+        try:
+            register: PolicyRegister = self.repository.get(POLICY_REGISTER_ID)
+        except AggregateNotFoundError:
+            return {}
+        return dict(register.versions)
+
+    # -- acts --------------------------------------------------------------------------
+
+    def collect_data(
+        self, subject_id: UUID, act: ActContext, *, purpose: str, values: Mapping[str, str],
+        source_system: str, legal_basis: str, controller: str | None = None,
+    ) -> None:
+        self._act(subject_id, act, lambda s: s.collect(
+            self.policy, act, purpose=purpose, values=values, source_system=source_system,
+            legal_basis=legal_basis, controller=controller,
+        ), may_register=True)
+
+    def record_processing(
+        self, subject_id: UUID, act: ActContext, *, purpose: str, operation: str,
+        categories: Sequence[str],
+    ) -> None:
+        self._act(subject_id, act, lambda s: s.process(
+            self.policy, act, purpose=purpose, operation=operation, categories=categories
+        ))
+
+    def record_sharing(
+        self, subject_id: UUID, act: ActContext, *, purpose: str, recipient: str,
+        recipient_kind: str, ground: str, categories: Sequence[str],
+    ) -> None:
+        self._act(subject_id, act, lambda s: s.share(
+            self.policy, act, purpose=purpose, recipient=recipient,
+            recipient_kind=recipient_kind, ground=ground, categories=categories,
+        ))
+
+    def give_consent(
+        self, subject_id: UUID, act: ActContext, *, purpose: str, channel: str,
+        notice_version: str, proof_ref: str,
+    ) -> None:
+        # Consent may come before any data (a cookie banner, a demo form's checkbox).
+        self._act(subject_id, act, lambda s: s.give_consent(
+            self.policy, act, purpose=purpose, channel=channel,
+            notice_version=notice_version, proof_ref=proof_ref,
+        ), may_register=True)
+
+    def withdraw_consent(
+        self, subject_id: UUID, act: ActContext, *, purpose: str, channel: str,
+        proof_ref: str,
+    ) -> None:
+        self._act(subject_id, act, lambda s: s.withdraw_consent(
+            self.policy, act, purpose=purpose, channel=channel, proof_ref=proof_ref
+        ))
+
+    def object_to_processing(
+        self, subject_id: UUID, act: ActContext, *, ground: str, purpose: str | None,
+        channel: str,
+    ) -> None:
+        self._act(subject_id, act, lambda s: s.object(
+            self.policy, act, ground=ground, purpose=purpose, channel=channel
+        ))
+
+    def restrict_processing(
+        self, subject_id: UUID, act: ActContext, *, request_ref: str, reason: str,
+        scope: str | None = None,
+    ) -> None:
+        self._act(subject_id, act, lambda s: s.restrict(
+            self.policy, act, request_ref=request_ref, reason=reason, scope=scope
+        ))
+
+    def lift_restriction(self, subject_id: UUID, act: ActContext, *, request_ref: str) -> None:
+        self._act(subject_id, act, lambda s: s.lift_restriction(
+            self.policy, act, request_ref=request_ref
+        ))
+
+    def rectify_data(
+        self, subject_id: UUID, act: ActContext, *, purpose: str, values: Mapping[str, str],
+        request_ref: str,
+    ) -> None:
+        self._act(subject_id, act, lambda s: s.rectify(
+            self.policy, act, purpose=purpose, values=values, request_ref=request_ref
+        ))
+
+    def request_access(
+        self, subject_id: UUID, act: ActContext, *, request_ref: str, channel: str
+    ) -> None:
+        self._act(subject_id, act, lambda s: s.request_access(
+            self.policy, act, request_ref=request_ref, channel=channel
+        ))
+
+    def fulfil_access(
+        self, subject_id: UUID, act: ActContext, *, request_ref: str, export_ref: str
+    ) -> None:
+        self._act(subject_id, act, lambda s: s.fulfil_access(
+            self.policy, act, request_ref=request_ref, export_ref=export_ref
+        ))
+
+    def request_erasure(
+        self, subject_id: UUID, act: ActContext, *, request_ref: str, channel: str
+    ) -> None:
+        self._act(subject_id, act, lambda s: s.request_erasure(
+            self.policy, act, request_ref=request_ref, channel=channel
+        ))
+
+    def carry_out_erasure(
+        self, subject_id: UUID, act: ActContext, *, request_ref: str
+    ) -> ErasurePlan:
+        """Destroys what may go now, keeps what the law keeps, and records both.
+
+        The domain command runs first (it checks the request is open), then the keys are
+        destroyed, then the events are saved: a failure before the save leaves the
+        request open and the retry finds the same plan.
+        """
+        subject = self.subject(subject_id)
+        plan = subject.erasure_plan(self.policy, act.occurred_at)
+        destroyed = self._destroy_keys(subject_id, sorted(plan.shred))
+        subject.complete_erasure(
+            self.policy, act, request_ref=request_ref, plan=plan, destroyed_key_ids=destroyed
+        )
+        self._save(subject)
+        return plan
+
+    def expire_retention(self, subject_id: UUID, act: ActContext, *, scope: str) -> None:
+        subject = self.subject(subject_id)
+        due_at = retention_due(self.policy, subject.state).get(scope)
+        if due_at is None:
+            raise PolicyViolation("retention-not-due", f"scope {scope!r} has no due date yet")
+        # Checks (due, no hold) run on the aggregate before any key is destroyed.
+        probe = self.subject(subject_id)
+        probe.expire_retention(self.policy, act, scope=scope, due_at=due_at,
+                               destroyed_key_ids=[])
+        destroyed = self._destroy_keys(subject_id, [scope])
+        subject.expire_retention(
+            self.policy, act, scope=scope, due_at=due_at, destroyed_key_ids=destroyed
+        )
+        self._save(subject)
+
+    def end_contract(self, subject_id: UUID, act: ActContext, *, purpose: str) -> None:
+        self._act(subject_id, act, lambda s: s.end_contract(self.policy, act, purpose=purpose))
+
+    def fulfil_purpose(self, subject_id: UUID, act: ActContext, *, purpose: str) -> None:
+        self._act(subject_id, act, lambda s: s.fulfil_purpose(
+            self.policy, act, purpose=purpose
+        ))
+
+    def place_legal_hold(
+        self, subject_id: UUID, act: ActContext, *, hold_ref: str, reason: str,
+        scopes: Sequence[str],
+    ) -> None:
+        self._act(subject_id, act, lambda s: s.place_legal_hold(
+            self.policy, act, hold_ref=hold_ref, reason=reason, scopes=scopes
+        ))
+
+    def release_legal_hold(self, subject_id: UUID, act: ActContext, *, hold_ref: str) -> None:
+        self._act(subject_id, act, lambda s: s.release_legal_hold(
+            self.policy, act, hold_ref=hold_ref
+        ))
+
+    def transfer_controller(
+        self, subject_id: UUID, act: ActContext, *, new_controller: str, transfer_kind: str,
+        purposes: Sequence[str],
+    ) -> None:
+        self._act(subject_id, act, lambda s: s.transfer_controller(
+            self.policy, act, new_controller=new_controller, transfer_kind=transfer_kind,
+            purposes=purposes,
+        ))
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _act(
+        self, subject_id: UUID, act: ActContext, command: Callable[[DataSubject], None],
+        *, may_register: bool = False,
+    ) -> None:
+        try:
+            subject = self.subject(subject_id)
+        except UnknownSubject:
+            if not may_register:
+                raise
+            subject = DataSubject.register(subject_id, self.policy, act)
+        command(subject)
+        self._save(subject)
+
+    def _save(self, *aggregates: Any) -> None:
+        try:
+            self.save(*aggregates)
+        except IntegrityError as error:
+            ids = ", ".join(str(a.id) for a in aggregates)
+            raise ConflictingWrite(f"a concurrent act was recorded first for {ids}") from error
+
+    def _destroy_keys(self, subject_id: UUID, scopes: Sequence[str]) -> list[str]:
+        if self.key_store is None or not scopes:
+            return []
+        destroyed = self.key_store.shred(subject_id, scopes)
+        if not destroyed:
+            # A retry after a crash between shred and save: the fence remembers the ids.
+            destroyed = [
+                record.key_id for record in self.key_store.destroyed_keys(subject_id)
+                if record.scope in scopes
+            ]
+        return [str(key_id) for key_id in destroyed]

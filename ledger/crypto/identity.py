@@ -1,0 +1,50 @@
+"""Natural identifiers (email, phone) as lookup digests, never in clear.
+
+Subject ids are random UUIDs; finding the subject for an incoming email address goes
+through an index of HMAC-SHA256 digests under a random secret kept wrapped beside the
+data keys. Without the secret the index cannot be tested against a list of guesses, as
+a plain hash could; erasing a subject deletes its digests with its keys.
+
+Values are normalised first, so "  Ann@Example.ORG" and "ann@example.org" meet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import unicodedata
+
+from ledger.crypto.aead import associated_data
+from ledger.crypto.keys import check_name
+
+LOOKUP_SECRET_SIZE = 32
+_DIGEST_LABEL = "ledger.identity-lookup.v1"
+_ASCII_DIGITS = frozenset("0123456789")
+
+
+def normalise_identity(kind: str, value: str) -> str:
+    """The canonical form of ``value`` for ``kind``; ``ValueError`` if nothing is left.
+
+    email: trimmed and case-folded. phone: ASCII digits only, keeping a leading "+".
+    Any other kind: Unicode-normalised (NFKC) and trimmed, case kept.
+    """
+    check_name(kind, "identity kind")
+    # NFKC first: full-width digits and compatibility characters become their plain form.
+    text = unicodedata.normalize("NFKC", value).strip()
+    if kind == "email":
+        text = text.casefold()
+    elif kind == "phone":
+        digits = "".join(ch for ch in text if ch in _ASCII_DIGITS)
+        text = ("+" + digits if text.startswith("+") else digits) if digits else ""
+    if not text:
+        # Never echo the value: it is personal data.
+        raise ValueError(f"identity of kind {kind!r} is empty after normalisation")
+    return text
+
+
+def identity_digest(secret: bytes, kind: str, value: str) -> bytes:
+    """HMAC-SHA256 of the normalised value, bound to its kind."""
+    if len(secret) != LOOKUP_SECRET_SIZE:
+        raise ValueError(f"the lookup secret must be {LOOKUP_SECRET_SIZE} bytes")
+    message = associated_data(_DIGEST_LABEL, kind, normalise_identity(kind, value))
+    return hmac.new(secret, message, hashlib.sha256).digest()

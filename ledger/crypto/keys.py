@@ -1,0 +1,146 @@
+"""Data keys, their stored (wrapped) form, the erasure fence, and the ``KeyStore`` port.
+
+One random 256-bit data key is active per (subject, retention scope). Shredding deletes
+the key: every value sealed under it becomes unreadable wherever the ciphertext went.
+Each destroyed key id is written to the erasure fence in the same transaction, and the
+fence refuses to let a destroyed key be imported back (from a backup, say).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from ledger.crypto.master_key import MasterKey
+
+# Scope names and identity kinds are stored and printed in clear, so they are kept to
+# short identifiers: anything personal passed by mistake is refused rather than stored.
+_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+
+
+@dataclass(frozen=True)
+class DataKey:
+    key_id: UUID
+    subject_id: UUID
+    scope: str
+    material: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class WrappedKey:
+    """A data key as stored and exported: its material encrypted under a master key."""
+
+    key_id: UUID
+    subject_id: UUID
+    scope: str
+    wrapped: bytes = field(repr=False)
+    master_fingerprint: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class DestroyedKey:
+    """An erasure-fence record: proof that ``key_id`` was destroyed, and when."""
+
+    key_id: UUID
+    subject_id: UUID
+    scope: str
+    destroyed_at: datetime
+
+
+class KeyStore(Protocol):
+    """Where data keys live and die. Every method is safe to call from many threads."""
+
+    @property
+    def master_fingerprint(self) -> str:
+        """The fingerprint of the master key the store's keys are wrapped under now."""
+        ...
+
+    def data_key(self, subject_id: UUID, scope: str) -> DataKey:
+        """The active key for (subject, scope), created (random) if there is none.
+
+        After a shred a new key with a new id is created: a new collection for the same
+        person is readable, what was erased stays erased.
+        """
+        ...
+
+    def key_by_id(self, key_id: UUID) -> DataKey | None:
+        """The key, or None when it was shredded or never existed: callers read "erased"."""
+        ...
+
+    def shred(self, subject_id: UUID, scopes: Collection[str] | None = None) -> list[UUID]:
+        """Destroy the subject's keys in ``scopes`` (every scope when None); fence their ids.
+
+        With ``scopes=None`` the subject's identity-lookup entries are erased too.
+        Returns the ids destroyed by this call, so repeating a shred returns [].
+        """
+        ...
+
+    def destroyed_keys(self, subject_id: UUID) -> list[DestroyedKey]:
+        """The subject's fence records, oldest first: what became unreadable, and when."""
+        ...
+
+    def is_fenced(self, key_id: UUID) -> bool:
+        """Whether ``key_id`` was destroyed."""
+        ...
+
+    def export_wrapped(self) -> Iterator[WrappedKey]:
+        """Every live key, wrapped: the backup of the store (with ``export_fence``)."""
+        ...
+
+    def import_wrapped(self, record: WrappedKey) -> None:
+        """Restore one key from a backup. ``KeyDestroyed`` if its id is fenced;
+        ``MasterKeyMismatch`` if it is wrapped under another master key. Idempotent."""
+        ...
+
+    def export_fence(self) -> Iterator[DestroyedKey]:
+        """Every fence record, so a restored store keeps refusing destroyed keys."""
+        ...
+
+    def import_fence(self, record: DestroyedKey) -> None:
+        """Add a fence record (from a backup or replayed erasure events); destroys the key
+        with that id if the store still holds it. Idempotent."""
+        ...
+
+    def rotate_master(self, new_master: MasterKey) -> int:
+        """Rewrap every data key and the lookup secret under ``new_master`` in one
+        transaction; the store uses ``new_master`` from then on. Returns the key count."""
+        ...
+
+    def bind_identity(self, kind: str, value: str, subject_id: UUID) -> None:
+        """Map a natural identifier (``kind`` "email", "phone", ...) to ``subject_id``.
+
+        Only a keyed hash of the normalised value is stored. Binding the same value to
+        the same subject again is a no-op; to another subject it is a ``KeyStoreError``.
+        """
+        ...
+
+    def lookup_identity(self, kind: str, value: str) -> UUID | None:
+        """The subject bound to this identifier, or None."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def check_name(name: str, what: str) -> str:
+    """``name`` if it is a short lowercase identifier; ``ValueError`` otherwise."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        # The offending text is not echoed: it may be a personal value passed by mistake.
+        raise ValueError(
+            f"{what} must be 1-64 characters of a-z, 0-9, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def check_scopes(scopes: Collection[str] | None) -> list[str] | None:
+    """Validated scopes for ``shred``; a bare string is refused (it would iterate chars)."""
+    if scopes is None:
+        return None
+    if isinstance(scopes, str):
+        raise TypeError("scopes must be a collection of scope names, not one string")
+    return sorted({check_name(scope, "scope") for scope in scopes})

@@ -1,0 +1,165 @@
+"""Every act the privacy policy names, as a frozen past-tense fact about one data subject.
+
+Each event records the act's id (for exactly-once intake and audit), the policy version it
+was checked against, the acting system, and when it happened (``occurred_at``); when it was
+recorded is the library's ``timestamp``. Personal values live only in ``values`` fields,
+keyed by category, which the persistence mapper encrypts per retention scope.
+
+Sequences are lists, not tuples, so a stored-and-reloaded event equals the one recorded.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from eventsourcing.domain import Aggregate
+
+from ledger.domain.values import PersonalValues
+
+
+class SubjectEvent(Aggregate.Event):
+    act_id: str
+    policy_version: str
+    actor: str
+    occurred_at: datetime
+
+    # Names of fields holding PersonalValues; the mapper encrypts exactly these.
+    personal_fields: ClassVar[tuple[str, ...]] = ()
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.when(self)
+
+
+class SubjectRegistered(Aggregate.Created, SubjectEvent):
+    """A data subject got its random id: the first act about a person creates it."""
+
+
+class DataCollected(SubjectEvent):
+    purpose: str
+    values: PersonalValues
+    scopes: dict[str, str]  # category -> retention scope whose key encrypts its value
+    source_system: str
+    legal_basis: str
+    role: str  # "controller", or "processor" for end users of a customer
+    controller: str
+    personal_fields: ClassVar[tuple[str, ...]] = ("values",)
+
+
+class DataProcessed(SubjectEvent):
+    purpose: str
+    operation: str
+    categories: list[str]
+
+
+class DataShared(SubjectEvent):
+    purpose: str
+    recipient: str
+    recipient_kind: str
+    ground: str
+    categories: list[str]
+
+
+class ConsentGiven(SubjectEvent):
+    purpose: str
+    channel: str
+    notice_version: str
+    proof_ref: str
+
+
+class ConsentWithdrawn(SubjectEvent):
+    purpose: str
+    channel: str
+    proof_ref: str
+
+
+class ObjectionRaised(SubjectEvent):
+    # "direct-marketing" (absolute; an email unsubscribe is one) or "particular-situation".
+    ground: str
+    purpose: str | None
+    channel: str
+
+
+class RestrictionApplied(SubjectEvent):
+    request_ref: str
+    reason: str
+    scope: str | None  # None restricts everything held about the subject
+
+
+class RestrictionLifted(SubjectEvent):
+    request_ref: str
+
+
+class DataRectified(SubjectEvent):
+    purpose: str
+    values: PersonalValues
+    scopes: dict[str, str]
+    request_ref: str
+    personal_fields: ClassVar[tuple[str, ...]] = ("values",)
+
+
+class AccessRequested(SubjectEvent):
+    request_ref: str
+    channel: str
+
+
+class AccessFulfilled(SubjectEvent):
+    request_ref: str
+    export_ref: str
+
+
+class ErasureRequested(SubjectEvent):
+    request_ref: str
+    channel: str
+
+
+class ErasureCompleted(SubjectEvent):
+    request_ref: str
+    scopes: list[str]  # retention scopes whose keys were destroyed
+    destroyed_key_ids: list[str]
+
+
+class ErasureRefusedInPart(SubjectEvent):
+    request_ref: str
+    kept_scope: str
+    legal_reason: str
+    kept_until: datetime | None  # None while a legal hold, with no end date, keeps it
+
+
+class ContractEnded(SubjectEvent):
+    purpose: str
+
+
+class PurposeFulfilled(SubjectEvent):
+    purpose: str
+
+
+class RetentionExpired(SubjectEvent):
+    scope: str
+    due_at: datetime
+    destroyed_key_ids: list[str]
+
+
+class LegalHoldPlaced(SubjectEvent):
+    hold_ref: str
+    reason: str
+    scopes: list[str]
+
+
+class LegalHoldReleased(SubjectEvent):
+    hold_ref: str
+
+
+class ControllerTransferred(SubjectEvent):
+    new_controller: str
+    transfer_kind: str
+    purposes: list[str]
+
+
+ALL_EVENTS: tuple[type[SubjectEvent], ...] = (
+    SubjectRegistered, DataCollected, DataProcessed, DataShared, ConsentGiven,
+    ConsentWithdrawn, ObjectionRaised, RestrictionApplied, RestrictionLifted, DataRectified,
+    AccessRequested, AccessFulfilled, ErasureRequested, ErasureCompleted,
+    ErasureRefusedInPart, ContractEnded, PurposeFulfilled, RetentionExpired,
+    LegalHoldPlaced, LegalHoldReleased, ControllerTransferred,
+)

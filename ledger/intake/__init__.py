@@ -1,0 +1,1 @@
+"""The intake format upstream systems send acts in, and its validation."""

@@ -1,0 +1,1 @@
+"""Adapters between the domain's events and stored bytes (transcoding, encryption)."""
