@@ -1,0 +1,1 @@
+"""The domain: policy, data subjects, their events and rules. No infrastructure here."""
