@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 some acts were rejected; 2 usage or configuration error
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from consumers.cli_record import open_source, run_record
 from consumers.composition import open_ledger
 from ledger.config import Settings
 from ledger.errors import ConfigurationError, LedgerError
+from ledger.intake.acts import act_schema
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 
@@ -76,10 +78,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "schema":
-        from ledger.intake.acts import act_schema
-
-        import json
-
         print(json.dumps(act_schema(), indent=2))
         return EXIT_OK
     if args.command == "record":

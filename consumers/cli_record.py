@@ -82,4 +82,4 @@ def run_record(app: LedgerApplication, source: IO[bytes], *, as_json: bool,
 def open_source(path: str) -> IO[bytes]:
     if path == "-":
         return sys.stdin.buffer
-    return open(path, "rb")  # noqa: SIM115 - closed by the caller
+    return open(path, "rb")

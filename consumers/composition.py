@@ -8,6 +8,10 @@ from datetime import UTC, datetime
 
 from ledger.application import LedgerApplication
 from ledger.config import Settings
+from ledger.crypto.key_cache import CachingKeyStore
+from ledger.crypto.key_store_sqlite import SQLiteKeyStore
+from ledger.crypto.keys import KeyStore
+from ledger.crypto.master_key import master_key_from_settings
 from ledger.errors import ConfigurationError
 from ledger.policy import load_policy, seed_policy_text
 
@@ -27,13 +31,30 @@ def event_store_env(settings: Settings) -> dict[str, str]:
     )
 
 
+def open_key_store(settings: Settings) -> KeyStore:
+    master = master_key_from_settings(settings)
+    if settings.postgres_dsn:
+        from ledger.crypto.key_store_postgres import PostgresKeyStore  # noqa: PLC0415 - optional extra
+
+        inner: KeyStore = PostgresKeyStore(settings.postgres_dsn, master)
+    else:
+        inner = SQLiteKeyStore(settings.key_store_path, master)
+    return CachingKeyStore(inner)
+
+
 @contextmanager
 def open_ledger(settings: Settings) -> Iterator[LedgerApplication]:
     """The application on the configured backend, with the seed policy published."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app = LedgerApplication(load_policy(), env=event_store_env(settings))
+    key_store = open_key_store(settings)
     try:
-        app.publish_policy(app.policy, seed_policy_text(), SYSTEM_ACTOR, datetime.now(UTC))
-        yield app
+        app = LedgerApplication(load_policy(), env=event_store_env(settings),
+                                key_store=key_store)
+        try:
+            app.publish_policy(app.policy, seed_policy_text(), SYSTEM_ACTOR,
+                               datetime.now(UTC))
+            yield app
+        finally:
+            app.close()
     finally:
-        app.close()
+        key_store.close()

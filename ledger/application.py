@@ -23,6 +23,7 @@ from ledger.domain.policy_register import POLICY_REGISTER_ID, PolicyRegister
 from ledger.domain.retention import ErasurePlan, retention_due
 from ledger.domain.subject import DataSubject
 from ledger.errors import ConflictingWrite, PolicyViolation, UnknownSubject
+from ledger.persistence.encrypting_mapper import EncryptingMapper
 from ledger.persistence.transcoder import ledger_transcoder
 
 if TYPE_CHECKING:
@@ -51,17 +52,16 @@ class LedgerApplication(Application[UUID]):
         transcoder = self.construct_transcoder()
         if self.key_store is None:
             return Mapper(transcoder=transcoder)
-        from ledger.persistence.encrypting_mapper import EncryptingMapper
-
         return EncryptingMapper(transcoder=transcoder, key_store=self.key_store)
 
     # -- reading -----------------------------------------------------------------------
 
     def subject(self, subject_id: UUID) -> DataSubject:
         try:
-            return self.repository.get(subject_id)  # type: ignore[no-any-return]
+            subject: DataSubject = self.repository.get(subject_id)
         except AggregateNotFoundError:
             raise UnknownSubject(f"no data subject {subject_id}") from None
+        return subject
 
     def history(self, subject_id: UUID) -> list[SubjectEvent]:
         events = [e for e in self.events.get(subject_id) if isinstance(e, SubjectEvent)]

@@ -30,7 +30,8 @@ class ErasurePlan:
 
 def statutory_due(scope: RetentionScope, collected_at: datetime) -> datetime:
     """When a statutory scope's data may go, counted as the law counts it."""
-    assert scope.period is not None and scope.trigger is not None  # noqa: S101 - caller checks
+    if scope.period is None or scope.trigger is None:
+        raise ValueError(f"retention scope {scope.key!r} is not statutory")
     start = collected_at
     if scope.trigger == "fiscal-year-end":
         # Fiscal records are kept seven years from the end of the year they belong to.

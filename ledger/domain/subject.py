@@ -560,5 +560,5 @@ class DataSubject(Aggregate):
         for held in self.state.holdings.values():
             for category in held:
                 scope = self.state.category_scopes.get(category)
-                if scope in scopes:
+                if scope is not None and scope in scopes:
                     held[category] = Erased(scope)

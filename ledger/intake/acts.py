@@ -97,9 +97,10 @@ def _invalid(error: ValidationError) -> InvalidAct:
     validator = best.validator
     schema: Any = best.schema if isinstance(best.schema, dict) else {}
     if validator == "required":
-        missing = [m for m in schema.get("required", []) if m not in (best.instance or {})]
+        present = best.instance if isinstance(best.instance, dict) else {}
+        missing = [m for m in schema.get("required", []) if m not in present]
         return InvalidAct(f"missing field {missing[0] if missing else ''}".strip(), field=path)
-    if validator == "unevaluatedProperties" or validator == "additionalProperties":
+    if validator in {"unevaluatedProperties", "additionalProperties"}:
         names = _unexpected_names(best)
         return InvalidAct(f"unknown field(s) {names}", field=path)
     if "propertyNames" in best.absolute_schema_path:

@@ -15,7 +15,9 @@ pytestmark = pytest.mark.e2e
 CANARY = "CANARY-e2e-91c4"
 
 
-def ledger(*args: str, data_dir: Path, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+def ledger(
+    *args: str, data_dir: Path, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "consumers.cli", "--data-dir", str(data_dir), *args],
         input=stdin.decode() if stdin is not None else None,
@@ -52,7 +54,8 @@ def test_bad_lines_are_rejected_and_the_good_ones_around_them_recorded(tmp_path:
     result = ledger("record", "--json", str(source), data_dir=tmp_path / "data")
 
     assert result.returncode == 1, result.stderr
-    assert CANARY not in result.stdout and CANARY not in result.stderr
+    assert CANARY not in result.stdout
+    assert CANARY not in result.stderr
     verdicts = [orjson.loads(line) for line in result.stdout.splitlines()]
     summary = verdicts.pop()
     assert summary == {"summary": {"recorded": 2, "rejected": 6, "failed": 0}}
@@ -103,4 +106,5 @@ def test_demo_records_and_refuses(tmp_path: Path) -> None:
     assert {"consent-required", "category-not-in-purpose", "recipient-kind-not-allowed",
             "objection", "transfer-changes-purpose", "restricted"} <= refused
     erasure = next(o for o in outcomes if o["act_type"] == "erasure-completed")
-    assert "shredded general" in erasure["detail"] and "kept fiscal" in erasure["detail"]
+    assert "shredded general" in erasure["detail"]
+    assert "kept fiscal" in erasure["detail"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -54,7 +55,8 @@ def refused(rule: str, command: Callable[[], Any], s: DataSubject) -> None:
     with pytest.raises(PolicyViolation) as caught:
         command()
     assert caught.value.rule == rule
-    assert s.version == before and not s.pending_events, "a refused act left an event"
+    assert s.version == before, "a refused act changed the version"
+    assert not s.pending_events, "a refused act left an event"
 
 
 def recorded(s: DataSubject, event_type: type[ev.SubjectEvent]) -> ev.SubjectEvent:
@@ -62,7 +64,8 @@ def recorded(s: DataSubject, event_type: type[ev.SubjectEvent]) -> ev.SubjectEve
     assert [type(e) for e in pending] == [event_type]
     event = pending[0]
     assert isinstance(event, event_type)
-    assert event.policy_version == POLICY.version and event.actor == "crm"
+    assert event.policy_version == POLICY.version
+    assert event.actor == "crm"
     return event
 
 
@@ -74,8 +77,10 @@ def test_collection_is_recorded_with_scopes_per_category() -> None:
               source_system="crm", legal_basis="contract")
     event = recorded(s, ev.DataCollected)
     assert isinstance(event, ev.DataCollected)
-    assert event.scopes["invoice-details"] == "fiscal" and event.scopes["name"] == "general"
-    assert event.role == "controller" and event.controller == POLICY.controller
+    assert event.scopes["invoice-details"] == "fiscal"
+    assert event.scopes["name"] == "general"
+    assert event.role == "controller"
+    assert event.controller == POLICY.controller
 
 
 def test_category_not_listed_for_the_purpose_is_refused() -> None:
@@ -233,7 +238,8 @@ def test_sharing_to_an_allowed_recipient_kind_is_recorded() -> None:
     s.share(POLICY, act(), purpose="service-delivery", recipient="Mailhouse",
             recipient_kind="it-supplier", ground="processor", categories=["name"])
     event = recorded(s, ev.DataShared)
-    assert isinstance(event, ev.DataShared) and event.recipient == "Mailhouse"
+    assert isinstance(event, ev.DataShared)
+    assert event.recipient == "Mailhouse"
     assert s.state.disclosures[0].recipient_kind == "it-supplier"
 
 
@@ -313,11 +319,14 @@ def test_erasure_is_refused_in_part_for_fiscal_records() -> None:
     assert [type(e) for e in events] == [ev.ErasureRefusedInPart, ev.ErasureCompleted]
     refusal, completion = events
     assert isinstance(refusal, ev.ErasureRefusedInPart)
-    assert refusal.kept_scope == "fiscal" and "fiscal" in refusal.legal_reason.lower()
+    assert refusal.kept_scope == "fiscal"
+    assert "fiscal" in refusal.legal_reason.lower()
     assert refusal.kept_until == datetime(2033, 1, 1, tzinfo=UTC)
-    assert isinstance(completion, ev.ErasureCompleted) and completion.scopes == ["general"]
+    assert isinstance(completion, ev.ErasureCompleted)
+    assert completion.scopes == ["general"]
     held = s.state.holdings["service-delivery"]
-    assert held["name"] == Erased("general") and held["invoice-details"] == "INV-1"
+    assert held["name"] == Erased("general")
+    assert held["invoice-details"] == "INV-1"
 
 
 def test_kept_fiscal_records_may_be_stored_and_nothing_else() -> None:
@@ -360,7 +369,8 @@ def test_legal_hold_keeps_every_scope_from_erasure_until_released() -> None:
     s.place_legal_hold(POLICY, act(), hold_ref="H-1", reason="litigation", scopes=[])
     recorded(s, ev.LegalHoldPlaced)
     plan = s.erasure_plan(POLICY, T0 + timedelta(days=1))
-    assert plan.shred == frozenset() and set(plan.keep) == {"general", "fiscal"}
+    assert plan.shred == frozenset()
+    assert set(plan.keep) == {"general", "fiscal"}
     assert plan.keep["general"].until is None
     refused("no-such-hold", lambda: s.release_legal_hold(POLICY, act(), hold_ref="H-2"), s)
     s.release_legal_hold(POLICY, act(), hold_ref="H-1")
@@ -406,7 +416,7 @@ def test_business_transfer_must_keep_the_original_purposes() -> None:
 
 
 def test_every_event_type_is_exercised_by_this_module() -> None:
-    source = open(__file__, encoding="utf-8").read()
+    source = Path(__file__).read_text("utf-8")
     missing = [e.__name__ for e in ev.ALL_EVENTS
                if e is not ev.SubjectRegistered and f"ev.{e.__name__}" not in source]
     assert missing == []
@@ -432,4 +442,5 @@ def test_events_carry_when_it_happened_and_when_it_was_recorded() -> None:
 
 
 def test_policy_object_is_the_seed() -> None:
-    assert isinstance(POLICY, Policy) and POLICY.version == "2021-12-24"
+    assert isinstance(POLICY, Policy)
+    assert POLICY.version == "2021-12-24"

@@ -1,0 +1,113 @@
+"""An eventsourcing mapper that encrypts each personal value under its subject's key.
+
+The library's own cipher has one key per application; crypto-shredding needs one per
+(subject, retention scope), so the personal fields an event class declares are sealed
+value by value here, before transcoding. Everything else (purpose, category names,
+scopes, timestamps, policy version, actor) stays in clear for audit.
+
+A value whose key is destroyed reads back as ``Erased(scope)``: replays and lagging
+readers keep working after an erasure, they just cannot see what was erased.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
+from eventsourcing.utils import get_topic, resolve_topic
+
+from ledger.crypto.aead import seal, unseal, versioned_field_aad
+from ledger.crypto.keys import KeyStore
+from ledger.domain.values import Erased, PersonalValue, PersonalValues
+from ledger.errors import TamperedCiphertext
+
+_KEY = "key"
+_CIPHERTEXT = "ct"
+
+
+class EncryptingMapper(Mapper[UUID]):
+    def __init__(self, transcoder: Transcoder, key_store: KeyStore) -> None:
+        super().__init__(transcoder=transcoder)
+        self.key_store = key_store
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        state = dict(vars(domain_event))
+        subject_id: UUID = state.pop("originator_id")
+        version: int = state.pop("originator_version")
+        for name in getattr(type(domain_event), "personal_fields", ()):
+            state[name] = self._seal_all(subject_id, version, name, state[name],
+                                         state["scopes"])
+        class_version = getattr(type(domain_event), "class_version", 1)
+        if class_version > 1:
+            state["class_version"] = class_version
+        return StoredEvent(
+            originator_id=subject_id,
+            originator_version=version,
+            topic=get_topic(type(domain_event)),
+            state=self.transcoder.encode(state),
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        cls = resolve_topic(stored_event.topic)
+        state: dict[str, Any] = self.transcoder.decode(stored_event.state)
+        subject_id = stored_event.originator_id
+        if not isinstance(subject_id, UUID):
+            subject_id = UUID(str(subject_id))
+        version = stored_event.originator_version
+        for name in getattr(cls, "personal_fields", ()):
+            state[name] = self._open_all(subject_id, version, name, state[name],
+                                         state["scopes"])
+        state["originator_id"] = subject_id
+        state["originator_version"] = version
+        class_version = getattr(cls, "class_version", 1)
+        from_version = state.pop("class_version", 1)
+        while from_version < class_version:
+            getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(state)
+            from_version += 1
+        event = object.__new__(cls)
+        object.__setattr__(event, "__dict__", state)
+        return cast(DomainEventProtocol[UUID], event)
+
+    def _seal_all(
+        self, subject_id: UUID, version: int, field_name: str, values: PersonalValues,
+        scopes: dict[str, str],
+    ) -> dict[str, dict[str, str]]:
+        sealed = {}
+        for category, value in values.items():
+            if isinstance(value, Erased):
+                raise TamperedCiphertext(
+                    f"subject {subject_id} v{version}: an erased value cannot be recorded"
+                )
+            key = self.key_store.data_key(subject_id, scopes[category])
+            aad = versioned_field_aad(subject_id, subject_id, version,
+                                      f"{field_name}.{category}")
+            blob = seal(key.material, value.encode("utf-8"), aad)
+            sealed[category] = {
+                _KEY: key.key_id.hex,
+                _CIPHERTEXT: base64.b64encode(blob).decode("ascii"),
+            }
+        return sealed
+
+    def _open_all(
+        self, subject_id: UUID, version: int, field_name: str,
+        sealed: dict[str, dict[str, str]], scopes: dict[str, str],
+    ) -> PersonalValues:
+        values: dict[str, PersonalValue] = {}
+        for category, envelope in sealed.items():
+            key = self.key_store.key_by_id(UUID(envelope[_KEY]))
+            if key is None:
+                values[category] = Erased(scopes[category])
+                continue
+            aad = versioned_field_aad(subject_id, subject_id, version,
+                                      f"{field_name}.{category}")
+            try:
+                plaintext = unseal(key.material, base64.b64decode(envelope[_CIPHERTEXT]), aad)
+            except TamperedCiphertext as error:
+                raise TamperedCiphertext(
+                    f"subject {subject_id} v{version} {field_name}.{category}: {error}"
+                ) from error
+            values[category] = plaintext.decode("utf-8")
+        return PersonalValues(values)
