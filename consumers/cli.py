@@ -11,9 +11,11 @@ import json
 import shutil
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from consumers.cli_demo import Scenario, print_outcomes, run_scenario
+from consumers.cli_erasure import enforce_retention, erase, resolve_subject, rotate_master
 from consumers.cli_record import open_source, run_record
 from consumers.composition import open_ledger
 from ledger.config import Settings
@@ -55,6 +57,47 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = commands.add_parser("schema", help="print the JSON Schema of intake acts")
     schema.set_defaults(json=True)
+
+    erase = commands.add_parser(
+        "erase", help="carry out an erasure request (crypto-shredding)",
+        description="Destroy the subject's keys for every retention scope the law does not "
+        "keep, record ErasureCompleted, and record ErasureRefusedInPart with the legal "
+        "reason and end date for each scope that is kept (restricted to storage). The "
+        "request is recorded first if it was not yet.",
+    )
+    who = erase.add_mutually_exclusive_group(required=True)
+    who.add_argument("subject", nargs="?", help="the subject id (UUID)")
+    who.add_argument("--email", help="find the subject by business email")
+    who.add_argument("--phone", help="find the subject by business phone")
+    erase.add_argument("--request", required=True, dest="request_ref",
+                       help="the request reference, e.g. DSAR-2025-002")
+    erase.add_argument("--channel", default="email", help="how the request came in")
+    erase.add_argument("--json", action="store_true", help="print the outcome as JSON")
+
+    retention = commands.add_parser("retention", help="retention enforcement")
+    retention_commands = retention.add_subparsers(dest="retention_command", required=True)
+    enforce = retention_commands.add_parser(
+        "enforce", help="shred every retention scope whose period has ended",
+        description="Find scopes whose retention ended (contract end, purpose fulfilled, "
+        "fiscal 7 years...), destroy their keys and record RetentionExpired. Scopes "
+        "under a legal hold are reported and kept.",
+    )
+    enforce.add_argument("--now", type=datetime.fromisoformat,
+                         help="evaluate as of this moment (ISO 8601 with offset; "
+                         "default: now)")
+    enforce.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    keys = commands.add_parser("keys", help="key management")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    rotate = key_commands.add_parser(
+        "rotate-master", help="rewrap every data key under a new master key",
+        description="Generate (or use) a new master key and rewrap every data key and the "
+        "identity-lookup secret under it in one transaction. The log is not touched. "
+        "Without --new-key-file the configured key file is replaced in place.",
+    )
+    rotate.add_argument("--new-key-file", type=Path,
+                        help="where the new master key is (created if missing)")
+    rotate.add_argument("--json", action="store_true", help="print the outcome as JSON")
     return parser
 
 
@@ -77,30 +120,70 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
-    if args.command == "schema":
-        print(json.dumps(act_schema(), indent=2))
-        return EXIT_OK
-    if args.command == "record":
-        source = open_source(args.source)
-        try:
-            with open_ledger(settings) as app:
-                return run_record(app, source, as_json=args.json, out=sys.stdout,
-                                  err=sys.stderr)
-        finally:
-            if source is not sys.stdin.buffer:
-                source.close()
-    if args.command == "demo":
-        demo_settings = settings.with_data_dir(settings.data_dir / "demo")
-        shutil.rmtree(demo_settings.data_dir, ignore_errors=True)
-        with open_ledger(demo_settings) as app:
-            outcomes = run_scenario(app, Scenario())
-        print_outcomes(outcomes, sys.stdout, as_json=args.json)
-        if not args.json:
-            print(f"Stores are in {demo_settings.data_dir}/ ; try "
-                  f"`ledger --data-dir {demo_settings.data_dir} record` with acts of your own.")
-        return EXIT_OK
-    raise AssertionError(f"unhandled command {args.command}")  # argparse guarantees this
+    handlers = {
+        "schema": _schema, "record": _record, "demo": _demo, "erase": _erase,
+        "retention": _retention, "keys": _keys,
+    }
+    return handlers[args.command](args, settings)
 
+
+def _schema(args: argparse.Namespace, settings: Settings) -> int:
+    print(json.dumps(act_schema(), indent=2))
+    return EXIT_OK
+
+
+def _record(args: argparse.Namespace, settings: Settings) -> int:
+    source = open_source(args.source)
+    try:
+        with open_ledger(settings) as app:
+            return run_record(app, source, as_json=args.json, out=sys.stdout, err=sys.stderr)
+    finally:
+        if source is not sys.stdin.buffer:
+            source.close()
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    demo_settings = settings.with_data_dir(settings.data_dir / "demo")
+    shutil.rmtree(demo_settings.data_dir, ignore_errors=True)
+    with open_ledger(demo_settings) as app:
+        outcomes = run_scenario(app, Scenario())
+    print_outcomes(outcomes, sys.stdout, as_json=args.json)
+    if not args.json:
+        print(f"Stores are in {demo_settings.data_dir}/ ; try "
+              f"`ledger --data-dir {demo_settings.data_dir} record` with acts of your own.")
+    return EXIT_OK
+
+
+def _erase(args: argparse.Namespace, settings: Settings) -> int:
+    with open_ledger(settings) as app:
+        subject_id = resolve_subject(app, args.subject, args.email, args.phone)
+        return erase(app, subject_id, args.request_ref, args.channel, sys.stdout,
+                     as_json=args.json)
+
+
+def _retention(args: argparse.Namespace, settings: Settings) -> int:
+    now = args.now or datetime.now(UTC)
+    if now.tzinfo is None:
+        raise ConfigurationError("--now needs a UTC offset, e.g. 2033-01-01T00:00:00+00:00")
+    with open_ledger(settings) as app:
+        report = enforce_retention(app, now, progress=sys.stderr)
+    if args.json:
+        print(json.dumps({"expired": report.expired, "held": report.held}))
+        return EXIT_OK
+    for item in report.expired:
+        print(f"expired {item['scope']} of {item['subject_id']} (due {item['due_at']})")
+    for item in report.held:
+        print(f"kept {item['scope']} of {item['subject_id']}: {item['rule']}")
+    print(f"{len(report.expired)} scopes shredded, {len(report.held)} kept")
+    return EXIT_OK
+
+
+def _keys(args: argparse.Namespace, settings: Settings) -> int:
+    with open_ledger(settings) as app:
+        if app.key_store is None:
+            raise ConfigurationError("this ledger has no key store configured")
+        return rotate_master(settings, app.key_store, args.new_key_file, sys.stdout,
+                             as_json=args.json)
 
 if __name__ == "__main__":
     sys.exit(main())

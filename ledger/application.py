@@ -15,6 +15,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Mapper, Transcoder
+from eventsourcing.utils import get_topic
 
 from ledger.domain.acts import ActContext
 from ledger.domain.events import SubjectEvent
@@ -28,6 +29,10 @@ from ledger.persistence.transcoder import ledger_transcoder
 
 if TYPE_CHECKING:
     from ledger.crypto.keys import KeyStore
+
+
+# Categories whose values identify a person, indexed (as keyed hashes) for DSAR look-ups.
+IDENTITY_CATEGORIES = {"business-email": "email", "business-phone": "phone"}
 
 
 class LedgerApplication(Application[UUID]):
@@ -69,6 +74,26 @@ class LedgerApplication(Application[UUID]):
             raise UnknownSubject(f"no data subject {subject_id}")
         return events
 
+    def find_subject(self, kind: str, value: str) -> UUID | None:
+        """The subject an email address or phone number belongs to, via the keyed index."""
+        if self.key_store is None:
+            return None
+        return self.key_store.lookup_identity(kind, value)
+
+    def subject_ids(self, event_types: Sequence[type[SubjectEvent]] = ()) -> list[UUID]:
+        """Ids of subjects with events of these types (all subjects when none given)."""
+        topics = [get_topic(t) for t in event_types]
+        seen: dict[UUID, None] = {}
+        start = 1
+        while True:
+            page = self.recorder.select_notifications(start, limit=1000, topics=topics)
+            for notification in page:
+                if notification.originator_id != POLICY_REGISTER_ID:
+                    seen.setdefault(UUID(str(notification.originator_id)), None)
+            if len(page) < 1000:
+                return list(seen)
+            start = page[-1].id + 1
+
     # -- policy ------------------------------------------------------------------------
 
     def publish_policy(
@@ -98,10 +123,16 @@ class LedgerApplication(Application[UUID]):
         self, subject_id: UUID, act: ActContext, *, purpose: str, values: Mapping[str, str],
         source_system: str, legal_basis: str, controller: str | None = None,
     ) -> None:
-        self._act(subject_id, act, lambda s: s.collect(
-            self.policy, act, purpose=purpose, values=values, source_system=source_system,
-            legal_basis=legal_basis, controller=controller,
-        ), may_register=True)
+        def collect(subject: DataSubject) -> None:
+            subject.collect(
+                self.policy, act, purpose=purpose, values=values,
+                source_system=source_system, legal_basis=legal_basis, controller=controller,
+            )
+            # Bound only once the act passed the rules; binding is idempotent, so a failed
+            # save leaves at most a lookup to a subject that has no events yet.
+            self._bind_identities(subject_id, values)
+
+        self._act(subject_id, act, collect, may_register=True)
 
     def record_processing(
         self, subject_id: UUID, act: ActContext, *, purpose: str, operation: str,
@@ -211,10 +242,7 @@ class LedgerApplication(Application[UUID]):
         due_at = retention_due(self.policy, subject.state).get(scope)
         if due_at is None:
             raise PolicyViolation("retention-not-due", f"scope {scope!r} has no due date yet")
-        # Checks (due, no hold) run on the aggregate before any key is destroyed.
-        probe = self.subject(subject_id)
-        probe.expire_retention(self.policy, act, scope=scope, due_at=due_at,
-                               destroyed_key_ids=[])
+        subject.check_expiry(scope, due_at, act.occurred_at)  # before any key is destroyed
         destroyed = self._destroy_keys(subject_id, [scope])
         subject.expire_retention(
             self.policy, act, scope=scope, due_at=due_at, destroyed_key_ids=destroyed
@@ -272,6 +300,13 @@ class LedgerApplication(Application[UUID]):
         except IntegrityError as error:
             ids = ", ".join(str(a.id) for a in aggregates)
             raise ConflictingWrite(f"a concurrent act was recorded first for {ids}") from error
+
+    def _bind_identities(self, subject_id: UUID, values: Mapping[str, str]) -> None:
+        if self.key_store is None:
+            return
+        for category, kind in IDENTITY_CATEGORIES.items():
+            if category in values:
+                self.key_store.bind_identity(kind, values[category], subject_id)
 
     def _destroy_keys(self, subject_id: UUID, scopes: Sequence[str]) -> list[str]:
         if self.key_store is None or not scopes:

@@ -305,14 +305,18 @@ class DataSubject(Aggregate):
         self._require_held(policy.purpose(purpose))
         self.trigger_event(ev.PurposeFulfilled, purpose=purpose, **act.event_fields(policy))
 
+    def check_expiry(self, scope: str, due_at: datetime, now: datetime) -> None:
+        """Raises unless ``scope`` may be destroyed at ``now``; callers check before shredding."""
+        if due_at > now:
+            raise PolicyViolation("retention-not-due", f"scope {scope!r} is not yet due")
+        if scope in self._held_scopes_under_hold():
+            raise PolicyViolation("legal-hold", f"a legal hold keeps scope {scope!r}")
+
     def expire_retention(
         self, policy: Policy, act: ActContext, *, scope: str, due_at: datetime,
         destroyed_key_ids: Sequence[str],
     ) -> None:
-        if due_at > act.occurred_at:
-            raise PolicyViolation("retention-not-due", f"scope {scope!r} is not yet due")
-        if self._held_scopes_under_hold().intersection({scope}):
-            raise PolicyViolation("legal-hold", f"a legal hold keeps scope {scope!r}")
+        self.check_expiry(scope, due_at, act.occurred_at)
         self.trigger_event(
             ev.RetentionExpired, scope=scope, due_at=due_at,
             destroyed_key_ids=list(destroyed_key_ids), **act.event_fields(policy),
