@@ -12,6 +12,8 @@ readers keep working after an erasure, they just cannot see what was erased.
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Any, cast
 from uuid import UUID
 
@@ -26,6 +28,23 @@ from ledger.errors import TamperedCiphertext
 
 _KEY = "key"
 _CIPHERTEXT = "ct"
+
+
+@dataclass(frozen=True)
+class SealedValue:
+    """A personal value as stored: which key sealed it, and the sealed bytes.
+
+    Read models keep these instead of plaintext and open them on read, so an erasure
+    makes them unreadable without the read model having to find and delete anything.
+    """
+
+    subject_id: UUID
+    version: int
+    field: str
+    category: str
+    scope: str
+    key_id: UUID
+    blob: bytes = dc_field(repr=False)
 
 
 class EncryptingMapper(Mapper[UUID]):
@@ -51,6 +70,30 @@ class EncryptingMapper(Mapper[UUID]):
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        return self._to_domain_event(stored_event, decrypt=True)
+
+    def to_sealed_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        """The event with each personal field a ``dict[category, SealedValue]``."""
+        return self._to_domain_event(stored_event, decrypt=False)
+
+    def open_value(self, sealed: SealedValue) -> PersonalValue:
+        """The plaintext of one sealed value, or ``Erased`` once its key is destroyed."""
+        key = self.key_store.key_by_id(sealed.key_id)
+        if key is None:
+            return Erased(sealed.scope)
+        aad = versioned_field_aad(sealed.subject_id, sealed.subject_id, sealed.version,
+                                  f"{sealed.field}.{sealed.category}")
+        try:
+            return unseal(key.material, sealed.blob, aad).decode("utf-8")
+        except TamperedCiphertext as error:
+            raise TamperedCiphertext(
+                f"subject {sealed.subject_id} v{sealed.version} "
+                f"{sealed.field}.{sealed.category}: {error}"
+            ) from error
+
+    def _to_domain_event(
+        self, stored_event: StoredEvent, *, decrypt: bool
+    ) -> DomainEventProtocol[UUID]:
         cls = resolve_topic(stored_event.topic)
         state: dict[str, Any] = self.transcoder.decode(stored_event.state)
         subject_id = stored_event.originator_id
@@ -58,8 +101,11 @@ class EncryptingMapper(Mapper[UUID]):
             subject_id = UUID(str(subject_id))
         version = stored_event.originator_version
         for name in getattr(cls, "personal_fields", ()):
-            state[name] = self._open_all(subject_id, version, name, state[name],
-                                         state["scopes"])
+            sealed = self._sealed(subject_id, version, name, state[name], state["scopes"])
+            state[name] = (
+                PersonalValues({c: self.open_value(s) for c, s in sealed.items()})
+                if decrypt else sealed
+            )
         state["originator_id"] = subject_id
         state["originator_version"] = version
         class_version = getattr(cls, "class_version", 1)
@@ -91,23 +137,15 @@ class EncryptingMapper(Mapper[UUID]):
             }
         return sealed
 
-    def _open_all(
+    def _sealed(
         self, subject_id: UUID, version: int, field_name: str,
-        sealed: dict[str, dict[str, str]], scopes: dict[str, str],
-    ) -> PersonalValues:
-        values: dict[str, PersonalValue] = {}
-        for category, envelope in sealed.items():
-            key = self.key_store.key_by_id(UUID(envelope[_KEY]))
-            if key is None:
-                values[category] = Erased(scopes[category])
-                continue
-            aad = versioned_field_aad(subject_id, subject_id, version,
-                                      f"{field_name}.{category}")
-            try:
-                plaintext = unseal(key.material, base64.b64decode(envelope[_CIPHERTEXT]), aad)
-            except TamperedCiphertext as error:
-                raise TamperedCiphertext(
-                    f"subject {subject_id} v{version} {field_name}.{category}: {error}"
-                ) from error
-            values[category] = plaintext.decode("utf-8")
-        return PersonalValues(values)
+        envelopes: dict[str, dict[str, str]], scopes: dict[str, str],
+    ) -> dict[str, SealedValue]:
+        return {
+            category: SealedValue(
+                subject_id=subject_id, version=version, field=field_name, category=category,
+                scope=scopes[category], key_id=UUID(envelope[_KEY]),
+                blob=base64.b64decode(envelope[_CIPHERTEXT]),
+            )
+            for category, envelope in envelopes.items()
+        }
