@@ -16,6 +16,7 @@ from ledger.errors import ConfigurationError
 from ledger.policy import load_policy, seed_policy_text
 
 SYSTEM_ACTOR = "ledger"
+KEY_CACHE_MAX_AGE_SECONDS = 30.0
 
 
 def event_store_env(settings: Settings) -> dict[str, str]:
@@ -39,7 +40,9 @@ def open_key_store(settings: Settings) -> KeyStore:
         inner: KeyStore = PostgresKeyStore(settings.postgres_dsn, master)
     else:
         inner = SQLiteKeyStore(settings.key_store_path, master)
-    return CachingKeyStore(inner)
+    # Bounded in age as well as size: another process (`ledger erase`, the retention
+    # enforcer) may shred a key, and a stale cached key must not outlive that for long.
+    return CachingKeyStore(inner, max_age=KEY_CACHE_MAX_AGE_SECONDS)
 
 
 @contextmanager

@@ -212,6 +212,15 @@ class LedgerApplication(Application[UUID]):
             self.policy, act, request_ref=request_ref, export_ref=export_ref
         ))
 
+    def extend_request_deadline(
+        self, subject_id: UUID, act: ActContext, *, request_ref: str, extended_by_months: int,
+        reason_code: str,
+    ) -> None:
+        self._act(subject_id, act, lambda s: s.extend_request_deadline(
+            self.policy, act, request_ref=request_ref, extended_by_months=extended_by_months,
+            reason_code=reason_code,
+        ))
+
     def request_erasure(
         self, subject_id: UUID, act: ActContext, *, request_ref: str, channel: str
     ) -> None:
@@ -306,7 +315,9 @@ class LedgerApplication(Application[UUID]):
             return
         for category, kind in IDENTITY_CATEGORIES.items():
             if category in values:
-                self.key_store.bind_identity(kind, values[category], subject_id)
+                # Scoped: shredding the scope that holds the value forgets the lookup too.
+                self.key_store.bind_identity(kind, values[category], subject_id,
+                                             scope=self.policy.scope_of(category))
 
     def _destroy_keys(self, subject_id: UUID, scopes: Sequence[str]) -> list[str]:
         if self.key_store is None or not scopes:

@@ -68,12 +68,8 @@ def associated_data(label: str, *parts: AssociatedPart) -> bytes:
     separates one use of associated data from another. Within one label each position
     must always hold the same kind of part; ints are 64-bit signed, UUIDs their 16 bytes.
     """
-    out = bytearray()
-    for part in (label, *parts):
-        encoded = _encode(part)
-        out += len(encoded).to_bytes(_LENGTH_BYTES, "big")
-        out += encoded
-    return bytes(out)
+    encoded = [label.encode("utf-8"), *map(_encode, parts)]
+    return b"".join(len(part).to_bytes(_LENGTH_BYTES, "big") + part for part in encoded)
 
 
 def event_field_aad(subject_id: UUID, event_id: UUID, field_name: str) -> bytes:

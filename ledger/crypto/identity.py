@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import unicodedata
 
 from ledger.crypto.aead import associated_data
@@ -20,12 +21,15 @@ from ledger.crypto.keys import check_name
 LOOKUP_SECRET_SIZE = 32
 _DIGEST_LABEL = "ledger.identity-lookup.v1"
 _ASCII_DIGITS = frozenset("0123456789")
+_TRUNK_ZERO = re.compile(r"\(\s*0\s*\)")
 
 
 def normalise_identity(kind: str, value: str) -> str:
     """The canonical form of ``value`` for ``kind``; ``ValueError`` if nothing is left.
 
-    email: trimmed and case-folded. phone: ASCII digits only, keeping a leading "+".
+    email: trimmed and case-folded. phone: ASCII digits only, keeping a leading "+"
+    (and dropping the "(0)" of "+31 (0)20 ..."); no other rewriting, such as "00" to
+    "+", which depends on the country dialled from.
     Any other kind: Unicode-normalised (NFKC) and trimmed, case kept.
     """
     check_name(kind, "identity kind")
@@ -34,6 +38,9 @@ def normalise_identity(kind: str, value: str) -> str:
     if kind == "email":
         text = text.casefold()
     elif kind == "phone":
+        if text.startswith("+"):
+            # "+31 (0)20 ...": the bracketed trunk zero is dialled only domestically.
+            text = _TRUNK_ZERO.sub("", text)
         digits = "".join(ch for ch in text if ch in _ASCII_DIGITS)
         text = ("+" + digits if text.startswith("+") else digits) if digits else ""
     if not text:

@@ -12,6 +12,7 @@ keeps the pragmas above in force for every statement (they are per connection).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -24,7 +25,14 @@ from types import TracebackType
 from uuid import UUID
 
 from ledger.crypto.identity import identity_digest
-from ledger.crypto.keys import DataKey, DestroyedKey, WrappedKey, check_name, check_scopes
+from ledger.crypto.keys import (
+    DataKey,
+    DestroyedKey,
+    KeyStore,
+    WrappedKey,
+    check_name,
+    check_scopes,
+)
 from ledger.crypto.master_key import MasterKey
 from ledger.crypto.wrapping import (
     META_LOOKUP_SECRET,
@@ -70,12 +78,15 @@ CREATE TABLE IF NOT EXISTS destroyed_keys (
 CREATE INDEX IF NOT EXISTS destroyed_keys_by_subject ON destroyed_keys (subject_id);
 CREATE TABLE IF NOT EXISTS identities (
     digest BLOB PRIMARY KEY,
-    subject_id BLOB NOT NULL
+    subject_id BLOB NOT NULL,
+    scope TEXT
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS identities_by_subject ON identities (subject_id);
 """
 
-_KEY_COLUMNS = "key_id, subject_id, scope, wrapped, master_fingerprint"
+_KEYS = "SELECT key_id, subject_id, scope, wrapped, master_fingerprint FROM data_keys"
+_SELECT_ACTIVE = _KEYS + " WHERE subject_id = ? AND scope = ? AND active = 1"
+_SELECT_BY_ID = _KEYS + " WHERE key_id = ?"
 
 
 class SQLiteKeyStore:
@@ -89,10 +100,11 @@ class SQLiteKeyStore:
         self._lock = threading.RLock()
         self._closed = False
         try:
+            _create_private(self.path)
             self._db = sqlite3.connect(
                 self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )
-        except sqlite3.Error as exc:
+        except (OSError, sqlite3.Error) as exc:
             raise KeyStoreError(
                 f"cannot open the SQLite key store at {self.path} ({type(exc).__name__})"
             ) from exc
@@ -112,8 +124,7 @@ class SQLiteKeyStore:
 
     def data_key(self, subject_id: UUID, scope: str) -> DataKey:
         check_name(scope, "scope")
-        select = f"SELECT {_KEY_COLUMNS} FROM data_keys WHERE subject_id = ? AND scope = ? AND active = 1"  # noqa: S608, E501
-        args = (subject_id.bytes, scope)
+        select, args = _SELECT_ACTIVE, (subject_id.bytes, scope)
         with self._locked("get a data key"):
             row = self._db.execute(select, args).fetchone()
             if row is not None:
@@ -135,10 +146,7 @@ class SQLiteKeyStore:
 
     def key_by_id(self, key_id: UUID) -> DataKey | None:
         with self._locked("read a data key"):
-            row = self._db.execute(
-                f"SELECT {_KEY_COLUMNS} FROM data_keys WHERE key_id = ?",  # noqa: S608
-                (key_id.bytes,),
-            ).fetchone()
+            row = self._db.execute(_SELECT_BY_ID, (key_id.bytes,)).fetchone()
             return None if row is None else self._unwrap(row)
 
     def shred(self, subject_id: UUID, scopes: Collection[str] | None = None) -> list[UUID]:
@@ -162,11 +170,10 @@ class SQLiteKeyStore:
                 self._db.executemany(
                     "DELETE FROM data_keys WHERE key_id = ?", [(key_id,) for key_id, _ in rows]
                 )
-                forgotten = 0
-                if wanted is None:
-                    forgotten = self._db.execute(
-                        "DELETE FROM identities WHERE subject_id = ?", (subject_id.bytes,)
-                    ).rowcount
+                forget = "DELETE FROM identities WHERE subject_id = ?"
+                if wanted is not None:
+                    forget += f" AND scope IN ({', '.join('?' * len(wanted))})"
+                forgotten = self._db.execute(forget, args).rowcount
             if rows or forgotten:
                 self._checkpoint()
         return [UUID(bytes=key_id) for key_id, _ in rows]
@@ -192,8 +199,8 @@ class SQLiteKeyStore:
         while True:
             with self._locked("export keys"):
                 rows = self._db.execute(
-                    f"SELECT {_KEY_COLUMNS}, created_at FROM data_keys WHERE key_id > ?"  # noqa: S608
-                    " ORDER BY key_id LIMIT ?",
+                    "SELECT key_id, subject_id, scope, wrapped, master_fingerprint, created_at"
+                    " FROM data_keys WHERE key_id > ? ORDER BY key_id LIMIT ?",
                     (after, _EXPORT_PAGE),
                 ).fetchall()
             for key_id, subject_id, scope, wrapped, fingerprint, created_at in rows:
@@ -207,13 +214,15 @@ class SQLiteKeyStore:
 
     def import_wrapped(self, record: WrappedKey) -> None:
         check_name(record.scope, "scope")
-        # Verify before storing: a corrupt or misattributed backup row fails here.
-        unwrap_data_key(
-            self._master, record.key_id, record.subject_id, record.scope, record.wrapped,
-            record.master_fingerprint,
-        )
         with self._locked("import a key"), self._transaction():
             self._refuse_fenced(record.key_id)
+            self._check_current_master()
+            # Verify before storing: a corrupt or misattributed backup row fails here.
+            unwrap_data_key(
+                self._master, key_id=record.key_id, subject_id=record.subject_id,
+                scope=record.scope, wrapped=record.wrapped,
+                wrapped_under=record.master_fingerprint,
+            )
             existing = self._db.execute(
                 "SELECT subject_id, scope FROM data_keys WHERE key_id = ?",
                 (record.key_id.bytes,),
@@ -224,7 +233,6 @@ class SQLiteKeyStore:
                 raise KeyStoreError(
                     f"key {record.key_id} is already stored for another subject or scope"
                 )
-            self._check_current_master()
             has_active = self._db.execute(
                 "SELECT 1 FROM data_keys WHERE subject_id = ? AND scope = ? AND active = 1",
                 (record.subject_id.bytes, record.scope),
@@ -265,7 +273,7 @@ class SQLiteKeyStore:
         with self._locked("rotate the master key"):
             with self._transaction():
                 self._check_current_master()
-                rows = self._db.execute(f"SELECT {_KEY_COLUMNS} FROM data_keys").fetchall()
+                rows = self._db.execute(_KEYS).fetchall()
                 rewrapped = [
                     (wrap_data_key(new_master, key), new_master.fingerprint, key.key_id.bytes)
                     for key in map(self._unwrap, rows)
@@ -283,18 +291,27 @@ class SQLiteKeyStore:
             self._checkpoint()
         return len(rewrapped)
 
-    def bind_identity(self, kind: str, value: str, subject_id: UUID) -> None:
+    def bind_identity(
+        self, kind: str, value: str, subject_id: UUID, *, scope: str | None = None
+    ) -> None:
+        if scope is not None:
+            check_name(scope, "scope")
         digest = identity_digest(self._lookup_secret, kind, value)
         with self._locked("bind an identity"), self._transaction():
             row = self._db.execute(
-                "SELECT subject_id FROM identities WHERE digest = ?", (digest,)
+                "SELECT subject_id, scope FROM identities WHERE digest = ?", (digest,)
             ).fetchone()
             if row is None:
                 self._db.execute(
-                    "INSERT INTO identities (digest, subject_id) VALUES (?, ?)",
-                    (digest, subject_id.bytes),
+                    "INSERT INTO identities (digest, subject_id, scope) VALUES (?, ?, ?)",
+                    (digest, subject_id.bytes, scope),
                 )
-            elif row[0] != subject_id.bytes:
+            elif row[0] == subject_id.bytes:
+                if row[1] != scope:
+                    self._db.execute(
+                        "UPDATE identities SET scope = ? WHERE digest = ?", (scope, digest)
+                    )
+            else:
                 raise KeyStoreError(
                     f"this {kind} identity is already bound to another subject; "
                     "look it up with lookup_identity"
@@ -341,6 +358,9 @@ class SQLiteKeyStore:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self._db.execute(statement)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(identities)")}
+            if "scope" not in columns:  # a store created before identities had scopes
+                self._db.execute("ALTER TABLE identities ADD COLUMN scope TEXT")
 
     def _open_meta(self) -> bytes:
         with self._transaction():
@@ -385,8 +405,8 @@ class SQLiteKeyStore:
     def _unwrap(self, row: tuple[bytes, bytes, str, bytes, str]) -> DataKey:
         key_id, subject_id, scope, wrapped, fingerprint = row
         return unwrap_data_key(
-            self._master, UUID(bytes=key_id), UUID(bytes=subject_id), scope, bytes(wrapped),
-            fingerprint,
+            self._master, key_id=UUID(bytes=key_id), subject_id=UUID(bytes=subject_id),
+            scope=scope, wrapped=bytes(wrapped), wrapped_under=fingerprint,
         )
 
     def _checkpoint(self) -> None:
@@ -429,14 +449,23 @@ class SQLiteKeyStore:
         self._db.execute("COMMIT")
 
 
+def _create_private(path: Path) -> None:
+    """Create the file owner-only; SQLite gives its -wal and -shm files the same mode."""
+    if str(path) == ":memory:" or path.exists():
+        return
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def _now() -> str:
-    return datetime.now(UTC).isoformat()
+    return _timestamp(datetime.now(UTC))
 
 
 def _timestamp(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware")
-    return moment.astimezone(UTC).isoformat()
+    # Fixed width, so the text sorts in time order.
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _destroyed(row: tuple[bytes, bytes, str, str]) -> DestroyedKey:
@@ -444,3 +473,8 @@ def _destroyed(row: tuple[bytes, bytes, str, str]) -> DestroyedKey:
     return DestroyedKey(
         UUID(bytes=key_id), UUID(bytes=subject_id), scope, datetime.fromisoformat(destroyed_at)
     )
+
+
+def _conforms_to_port(store: SQLiteKeyStore) -> KeyStore:
+    # Never called: makes mypy prove the adapter implements the whole port.
+    return store

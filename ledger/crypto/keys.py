@@ -75,8 +75,9 @@ class KeyStore(Protocol):
     def shred(self, subject_id: UUID, scopes: Collection[str] | None = None) -> list[UUID]:
         """Destroy the subject's keys in ``scopes`` (every scope when None); fence their ids.
 
-        With ``scopes=None`` the subject's identity-lookup entries are erased too.
-        Returns the ids destroyed by this call, so repeating a shred returns [].
+        Identity-lookup entries bound with one of ``scopes`` go too; with ``scopes=None``
+        every entry of the subject does. Returns the ids destroyed by this call, so
+        repeating a shred returns [].
         """
         ...
 
@@ -111,11 +112,15 @@ class KeyStore(Protocol):
         transaction; the store uses ``new_master`` from then on. Returns the key count."""
         ...
 
-    def bind_identity(self, kind: str, value: str, subject_id: UUID) -> None:
+    def bind_identity(
+        self, kind: str, value: str, subject_id: UUID, *, scope: str | None = None
+    ) -> None:
         """Map a natural identifier (``kind`` "email", "phone", ...) to ``subject_id``.
 
-        Only a keyed hash of the normalised value is stored. Binding the same value to
-        the same subject again is a no-op; to another subject it is a ``KeyStoreError``.
+        Only a keyed hash of the normalised value is stored. ``scope`` is the retention
+        scope the value itself lives in: shredding that scope erases the entry too
+        (None: only erasing the whole subject does). Binding the same value to the same
+        subject again only updates its scope; to another subject it is a ``KeyStoreError``.
         """
         ...
 

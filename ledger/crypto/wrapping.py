@@ -19,7 +19,7 @@ from ledger.errors import KeyStoreError, MasterKeyMismatch, TamperedCiphertext
 SCHEMA_VERSION = "1"
 META_SCHEMA_VERSION = "schema_version"
 META_MASTER_FINGERPRINT = "master_fingerprint"
-META_LOOKUP_SECRET = "lookup_secret"
+META_LOOKUP_SECRET = "lookup_secret"  # noqa: S105 (the name of a meta row)
 _LOOKUP_SECRET_AAD = associated_data("ledger.key-store.lookup-secret.v1")
 
 
@@ -42,6 +42,7 @@ def wrap_data_key(master: MasterKey, key: DataKey) -> bytes:
 
 def unwrap_data_key(
     master: MasterKey,
+    *,
     key_id: UUID,
     subject_id: UUID,
     scope: str,
