@@ -46,11 +46,13 @@ SERVER_PROPERTIES_TEMPLATE = KAFKA_DIR / "server.properties.template"
 LOG4J2_CONFIG = KAFKA_DIR / "log4j2.properties"
 FETCH_JARS_COMMAND = "mvn -q -B -f docker/kafka/pom.xml dependency:copy-dependencies"
 READY_LINE = "Kafka Server started"
+_PORT_TAKEN = "Address already in use"
 
 DEFAULT_HEAP = "384m"
 DEFAULT_START_TIMEOUT_S = 120.0
 DEFAULT_STOP_TIMEOUT_S = 30.0
 _LOG_TAIL_LINES = 40
+_ERROR_LINES = 5
 _PORT_ATTEMPTS = 3
 # From <linux/prctl.h>: ask the kernel to signal this process when its parent dies.
 _PR_SET_PDEATHSIG = 1
@@ -152,7 +154,7 @@ class LocalKafkaBroker:
         self._check_jars()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.logs_dir.mkdir(parents=True, exist_ok=True)
-        ports_are_ours = self._requested_port == 0 or self._requested_controller_port == 0
+        ports_are_ours = self._requested_port == 0 and self._requested_controller_port == 0
         attempts = _PORT_ATTEMPTS if ports_are_ours else 1
         for attempt in range(1, attempts + 1):
             port, controller_port = self._choose_ports()
@@ -163,12 +165,15 @@ class LocalKafkaBroker:
             self._port = port
             try:
                 self._wait_until_ready(log_offset)
-            except BrokerStartError as error:
+            except BrokerStartError:
                 self.stop()
                 # Free ports are picked then released before the JVM binds them, so
                 # another process can take one in between: pick again in that case.
-                if attempt < attempts and "Address already in use" in str(error):
+                if attempt < attempts and _log_contains(self.server_log, _PORT_TAKEN, log_offset):
                     continue
+                raise
+            except BaseException:  # e.g. Ctrl-C while waiting: never leave the JVM behind
+                self.stop()
                 raise
             break
         return self.bootstrap_servers
@@ -204,8 +209,11 @@ class LocalKafkaBroker:
         self.stop()
 
     def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
-        """The last lines of the broker log and of the JVM's own output, for error messages."""
+        """The broker's first errors, then the last lines of its log and of the JVM's output."""
         parts = []
+        errors = _error_lines(self.server_log, _ERROR_LINES)
+        if errors:
+            parts.append(f"--- first errors in {self.server_log} ---\n{errors}")
         for path in (self.server_log, self.jvm_output):
             tail = _tail(path, lines)
             if tail:
@@ -317,8 +325,13 @@ class LocalKafkaBroker:
             process = self._process
             if process is None or process.poll() is not None:
                 code = process.returncode if process is not None else None
+                hint = (
+                    f" Port {self._port} or the controller port is taken: choose another."
+                    if _log_contains(self.server_log, _PORT_TAKEN, log_offset)
+                    else ""
+                )
                 raise BrokerStartError(
-                    f"the Kafka broker exited (code {code}) before it was ready.\n"
+                    f"the Kafka broker exited (code {code}) before it was ready.{hint}\n"
                     + self.log_tail()
                 )
             if time.monotonic() > deadline:
@@ -331,8 +344,15 @@ class LocalKafkaBroker:
 
     def _confirm_with_admin_client(self, deadline: float) -> None:
         # The log line says the server started; an admin call proves a client can use it.
-        from kafka.admin import KafkaAdminClient
-        from kafka.errors import KafkaError
+        # Imported here so `--help` and the setup checks work without the project's venv.
+        try:
+            from kafka.admin import KafkaAdminClient  # noqa: PLC0415
+            from kafka.errors import KafkaError  # noqa: PLC0415
+        except ImportError as error:
+            raise BrokerSetupError(
+                "kafka-python is not installed: run this with the project's virtualenv "
+                "(.venv/bin/python), made by `make install-test`"
+            ) from error
 
         remaining_ms = max(1000, int((deadline - time.monotonic()) * 1000))
         try:
@@ -365,6 +385,8 @@ class LocalKafkaBroker:
             "-XX:-UsePerfData",
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}",
+            # Kafka's own shutdown hook logs until the end; log4j's would race it.
+            "-Dlog4j2.shutdownHookEnabled=false",
             f"-Dkafka.logs.dir={self.logs_dir}",
         ]
 
@@ -400,8 +422,15 @@ def _free_loopback_port(exclude: set[int] | None = None) -> int:
 
 
 def _new_cluster_id() -> str:
-    # Kafka's cluster id is a UUID in URL-safe base64 without padding (22 characters).
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii").rstrip("=")
+    """A UUID in URL-safe base64 without padding (22 characters), as Kafka writes them.
+
+    Like Kafka's own ``Uuid.randomUuid`` it never starts with "-": one id in 64 would,
+    and the storage tool's argument parser would then take it for an option.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii").rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _read_cluster_id(data_dir: Path) -> str | None:
@@ -422,6 +451,16 @@ def _log_contains(path: Path, needle: str, offset: int) -> bool:
             return needle.encode() in log.read()
     except FileNotFoundError:
         return False
+
+
+def _error_lines(path: Path, limit: int) -> str:
+    # The cause is usually the first ERROR; the tail is often shutdown noise after it.
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
+    found = [line for line in text.splitlines() if "] ERROR " in line or "] FATAL " in line]
+    return "\n".join(found[:limit])
 
 
 def _tail(path: Path, lines: int) -> str:
@@ -470,8 +509,10 @@ def stop_recorded_broker(work_dir: Path, timeout_s: float = DEFAULT_STOP_TIMEOUT
 
 
 def _run(broker: LocalKafkaBroker) -> int:
-    # SIGTERM (from a supervisor) should stop the broker as cleanly as Ctrl-C does.
+    # SIGTERM (from a supervisor) should stop the broker as cleanly as Ctrl-C does, and
+    # SIGINT must work even when a non-interactive shell started us with it ignored.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with broker:
         print(broker.bootstrap_servers, flush=True)
         print(f"Kafka broker ready; log: {broker.server_log}; Ctrl-C stops it", file=sys.stderr)

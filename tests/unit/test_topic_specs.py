@@ -1,0 +1,158 @@
+"""The topic specs built from settings, and how an observed topic is compared (no broker)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger.config import DEFAULT_INTAKE_RETENTION_MS, KafkaSettings
+from ledger.errors import ConfigurationError, TopicConfigurationMismatch
+from ledger.kafka.admin import (
+    REJECTED_RETENTION_MS,
+    ObservedTopic,
+    TopicSpec,
+    find_differences,
+    intake_topic_spec,
+    ledger_topic_spec,
+    mismatch_error,
+    rejected_topic_spec,
+    required_topic_specs,
+)
+
+PRODUCTION_LIKE = KafkaSettings(
+    ledger_topic="acme.ledger",
+    intake_topic="acme.intake",
+    rejected_topic="acme.rejected",
+    partitions=12,
+    replication_factor=3,
+    min_insync_replicas=2,
+    intake_retention_ms=3_600_000,
+)
+
+
+def observed_as_specified(spec: TopicSpec) -> ObservedTopic:
+    return ObservedTopic(
+        name=spec.name,
+        partitions=spec.partitions,
+        replication_factor=spec.replication_factor,
+        configs=dict(spec.configs),
+    )
+
+
+def test_ledger_topic_keeps_everything_forever() -> None:
+    spec = ledger_topic_spec(PRODUCTION_LIKE)
+
+    assert spec.name == "acme.ledger"
+    assert spec.partitions == 12
+    assert spec.replication_factor == 3
+    assert spec.configs["cleanup.policy"] == "delete"
+    assert spec.configs["retention.ms"] == "-1"
+    assert spec.configs["retention.bytes"] == "-1"
+    assert spec.configs["min.insync.replicas"] == "2"
+    assert spec.configs["unclean.leader.election.enable"] == "false"
+
+
+def test_intake_topic_is_deleted_after_the_configured_retention() -> None:
+    spec = intake_topic_spec(PRODUCTION_LIKE)
+
+    assert spec.name == "acme.intake"
+    assert spec.partitions == 12
+    assert spec.configs["cleanup.policy"] == "delete"
+    assert spec.configs["retention.ms"] == "3600000"
+    assert spec.configs["retention.bytes"] == "-1"
+
+
+def test_intake_retention_defaults_to_seven_days() -> None:
+    spec = intake_topic_spec(KafkaSettings())
+
+    assert spec.configs["retention.ms"] == str(DEFAULT_INTAKE_RETENTION_MS)
+    assert DEFAULT_INTAKE_RETENTION_MS == 7 * 24 * 3600 * 1000
+
+
+def test_rejected_topic_has_a_finite_retention_of_thirty_days() -> None:
+    spec = rejected_topic_spec(PRODUCTION_LIKE)
+
+    assert spec.name == "acme.rejected"
+    assert spec.configs["cleanup.policy"] == "delete"
+    assert spec.configs["retention.ms"] == str(30 * 24 * 3600 * 1000)
+    assert int(spec.configs["retention.ms"]) == REJECTED_RETENTION_MS > 0
+
+
+def test_required_specs_are_the_three_topics_of_the_settings() -> None:
+    names = [spec.name for spec in required_topic_specs(PRODUCTION_LIKE)]
+
+    assert names == ["acme.ledger", "acme.intake", "acme.rejected"]
+
+
+def test_every_config_value_is_a_string_as_kafka_reports_them() -> None:
+    for spec in required_topic_specs(KafkaSettings()):
+        assert all(isinstance(value, str) for value in spec.configs.values()), spec.name
+
+
+def test_a_spec_cannot_be_changed_after_it_is_built() -> None:
+    configs = {"retention.ms": "-1"}
+    spec = TopicSpec("t", 1, 1, configs)
+    configs["retention.ms"] = "1000"
+
+    assert spec.configs["retention.ms"] == "-1"
+    with pytest.raises(TypeError):
+        spec.configs["retention.ms"] = "1000"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("name", "partitions", "replication_factor"),
+    [("", 1, 1), ("t", 0, 1), ("t", 1, 0)],
+)
+def test_an_impossible_spec_is_refused(name: str, partitions: int, replication_factor: int) -> None:
+    with pytest.raises(ConfigurationError):
+        TopicSpec(name, partitions, replication_factor)
+
+
+def test_a_topic_as_specified_has_no_differences() -> None:
+    for spec in required_topic_specs(PRODUCTION_LIKE):
+        assert find_differences(spec, observed_as_specified(spec)) == ()
+
+
+def test_finite_retention_compaction_and_partitions_are_all_reported() -> None:
+    spec = ledger_topic_spec(PRODUCTION_LIKE)
+    observed = ObservedTopic(
+        name=spec.name,
+        partitions=6,
+        replication_factor=3,
+        configs={**spec.configs, "retention.ms": "86400000", "cleanup.policy": "compact"},
+    )
+
+    found = {d.setting: (d.expected, d.actual) for d in find_differences(spec, observed)}
+
+    assert found == {
+        "partitions": ("12", "6"),
+        "retention.ms": ("-1", "86400000"),
+        "cleanup.policy": ("delete", "compact"),
+    }
+
+
+def test_a_config_the_broker_did_not_report_is_a_difference() -> None:
+    spec = ledger_topic_spec(PRODUCTION_LIKE)
+    observed = observed_as_specified(spec)
+    observed = ObservedTopic(
+        observed.name,
+        observed.partitions,
+        observed.replication_factor,
+        {**observed.configs, "min.insync.replicas": None},
+    )
+
+    (difference,) = find_differences(spec, observed)
+
+    assert difference.setting == "min.insync.replicas"
+    assert "not reported" in difference.describe()
+
+
+def test_the_mismatch_message_names_topic_key_expected_and_actual() -> None:
+    spec = ledger_topic_spec(PRODUCTION_LIKE)
+    observed = ObservedTopic(spec.name, 12, 3, {**spec.configs, "retention.ms": "86400000"})
+
+    error = mismatch_error(find_differences(spec, observed))
+
+    assert isinstance(error, TopicConfigurationMismatch)
+    message = str(error)
+    assert "'acme.ledger'" in message
+    assert "retention.ms is '86400000', expected '-1'" in message
