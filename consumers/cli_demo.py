@@ -20,6 +20,11 @@ from ledger.errors import LedgerError, PolicyViolation
 from ledger.intake.acts import act_from_document, apply_act
 
 START = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+PROSPECT = {
+    "name": "Pieter Jansen", "job-title": "IT-manager",
+    "business-email": "p.jansen@gemeente-voorbeeld.nl", "business-phone": "+31 30 555 0199",
+    "organisation-name": "Gemeente Voorbeeld",
+}
 
 
 @dataclass(frozen=True)
@@ -78,20 +83,14 @@ class Scenario:
         yield Step("Demo form submitted before consent was recorded (purpose II)", self.act(
             p, "data-collected", "website", purpose="demo-request", source_system="website",
             legal_basis="consent",
-            values={"name": "Pieter Jansen", "job-title": "IT-manager",
-                    "business-email": "p.jansen@gemeente-voorbeeld.nl",
-                    "business-phone": "+31 30 555 0199",
-                    "organisation-name": "Gemeente Voorbeeld"}))
+            values=PROSPECT))
         yield Step("The prospect ticks the consent box (notice 2021-12-24)", self.act(
             p, "consent-given", "website", purpose="demo-request", channel="web-form",
             notice_version="2021-12-24", proof_ref="form-submission/88231"))
         yield Step("Demo form submitted again, now with consent", self.act(
             p, "data-collected", "website", purpose="demo-request", source_system="website",
             legal_basis="consent",
-            values={"name": "Pieter Jansen", "job-title": "IT-manager",
-                    "business-email": "p.jansen@gemeente-voorbeeld.nl",
-                    "business-phone": "+31 30 555 0199",
-                    "organisation-name": "Gemeente Voorbeeld"}))
+            values=PROSPECT))
         yield Step("Webinar registration with invoice details (purpose III)", self.act(
             w, "data-collected", "webinar-tool", purpose="webinar-event",
             source_system="webinar-tool", legal_basis="contract",
