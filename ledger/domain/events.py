@@ -156,10 +156,18 @@ class ControllerTransferred(SubjectEvent):
     purposes: list[str]
 
 
+class RequestDeadlineExtended(SubjectEvent):
+    """The answer to an open request is postponed (art. 12(3): two months at most)."""
+
+    request_ref: str
+    extended_by_months: int  # 1 or 2; the extensions of one request add up to 2 at most
+    reason_code: str  # "complexity" or "number-of-requests", the grounds art. 12(3) allows
+
+
 ALL_EVENTS: tuple[type[SubjectEvent], ...] = (
     SubjectRegistered, DataCollected, DataProcessed, DataShared, ConsentGiven,
     ConsentWithdrawn, ObjectionRaised, RestrictionApplied, RestrictionLifted, DataRectified,
     AccessRequested, AccessFulfilled, ErasureRequested, ErasureCompleted,
     ErasureRefusedInPart, ContractEnded, PurposeFulfilled, RetentionExpired,
-    LegalHoldPlaced, LegalHoldReleased, ControllerTransferred,
+    LegalHoldPlaced, LegalHoldReleased, ControllerTransferred, RequestDeadlineExtended,
 )

@@ -25,6 +25,10 @@ from ledger.errors import PolicyViolation
 
 STORAGE_ONLY = "store"
 DIRECT_MARKETING = "direct-marketing"
+# Art. 12(3): one month to answer, "extended by two further months where necessary,
+# taking into account the complexity and number of the requests".
+EXTENSION_REASONS = frozenset({"complexity", "number-of-requests"})
+MAX_EXTENSION_MONTHS = 2
 
 
 @dataclass
@@ -65,6 +69,7 @@ class SubjectState:
     disclosures: list[Disclosure] = field(default_factory=list)
     controller_transfers: list[str] = field(default_factory=list)
     category_scopes: dict[str, str] = field(default_factory=dict)
+    request_extensions: dict[str, int] = field(default_factory=dict)  # request_ref -> months
 
 
 class DataSubject(Aggregate):
@@ -263,6 +268,33 @@ class DataSubject(Aggregate):
         self._require_open_request(request_ref, "access")
         self.trigger_event(
             ev.AccessFulfilled, request_ref=request_ref, export_ref=export_ref,
+            **act.event_fields(policy),
+        )
+
+    def extend_request_deadline(
+        self, policy: Policy, act: ActContext, *, request_ref: str, extended_by_months: int,
+        reason_code: str,
+    ) -> None:
+        if request_ref not in self.state.open_requests:
+            raise PolicyViolation("no-such-request", f"no open request {request_ref!r}")
+        if isinstance(extended_by_months, bool) or extended_by_months not in (1, 2):
+            raise PolicyViolation(
+                "extension-months", "a deadline is extended by 1 or 2 months"
+            )
+        if reason_code not in EXTENSION_REASONS:
+            raise PolicyViolation(
+                "unknown-extension-reason", f"no extension reason {reason_code!r}"
+            )
+        already = self.state.request_extensions.get(request_ref, 0)
+        if already + extended_by_months > MAX_EXTENSION_MONTHS:
+            raise PolicyViolation(
+                "extension-limit",
+                f"request {request_ref!r} was extended by {already} month(s); "
+                f"{MAX_EXTENSION_MONTHS} in total at most",
+            )
+        self.trigger_event(
+            ev.RequestDeadlineExtended, request_ref=request_ref,
+            extended_by_months=extended_by_months, reason_code=reason_code,
             **act.event_fields(policy),
         )
 
@@ -516,6 +548,14 @@ class DataSubject(Aggregate):
     @when.register
     def _(self, event: ev.AccessFulfilled) -> None:
         self.state.open_requests.pop(event.request_ref, None)
+        self.state.request_extensions.pop(event.request_ref, None)
+
+    @when.register
+    def _(self, event: ev.RequestDeadlineExtended) -> None:
+        extensions = self.state.request_extensions
+        extensions[event.request_ref] = (
+            extensions.get(event.request_ref, 0) + event.extended_by_months
+        )
 
     @when.register
     def _(self, event: ev.ErasureRequested) -> None:
@@ -529,6 +569,7 @@ class DataSubject(Aggregate):
     @when.register
     def _(self, event: ev.ErasureCompleted) -> None:
         self.state.open_requests.pop(event.request_ref, None)
+        self.state.request_extensions.pop(event.request_ref, None)
         self._erase_scopes(event.scopes)
         self.state.erased_since_collection = True
 

@@ -186,6 +186,9 @@ HANDLERS: dict[str, Handler] = {
     "access-fulfilled": lambda app, a: app.fulfil_access(
         a.subject_id, a.context, request_ref=a.body["request_ref"],
         export_ref=a.body["export_ref"]),
+    "request-deadline-extended": lambda app, a: app.extend_request_deadline(
+        a.subject_id, a.context, request_ref=a.body["request_ref"],
+        extended_by_months=a.body["extended_by_months"], reason_code=a.body["reason_code"]),
     "erasure-requested": lambda app, a: app.request_erasure(
         a.subject_id, a.context, request_ref=a.body["request_ref"],
         channel=a.body["channel"]),
