@@ -10,10 +10,10 @@ from typing import IO, Literal
 import orjson
 
 from ledger.application import LedgerApplication
-from ledger.errors import InvalidAct, LedgerError, PolicyViolation
+from ledger.errors import DuplicateAct, InvalidAct, LedgerError, PolicyViolation
 from ledger.intake.acts import apply_act, parse_act
 
-Status = Literal["recorded", "rejected", "failed"]
+Status = Literal["recorded", "duplicate", "rejected", "failed"]
 PROGRESS_EVERY = 1000
 
 
@@ -36,6 +36,9 @@ def record_lines(app: LedgerApplication, lines: Iterable[bytes]) -> Iterator[Ver
         try:
             act = parse_act(raw)
             apply_act(app, act)
+        except DuplicateAct:
+            yield Verdict(number, "duplicate", act.context.act_id if act else None,
+                          act.type if act else None, "duplicate-act", "already recorded")
         except InvalidAct as error:
             yield Verdict(number, "rejected", None, None, "invalid-act", str(error))
         except PolicyViolation as error:
@@ -54,13 +57,13 @@ def record_lines(app: LedgerApplication, lines: Iterable[bytes]) -> Iterator[Ver
 
 def run_record(app: LedgerApplication, source: IO[bytes], *, as_json: bool,
                out: IO[str], err: IO[str]) -> int:
-    counts = {"recorded": 0, "rejected": 0, "failed": 0}
+    counts = {"recorded": 0, "duplicate": 0, "rejected": 0, "failed": 0}
     show_progress = err.isatty()
     for verdict in record_lines(app, source):
         counts[verdict.status] += 1
         if as_json:
             out.write(orjson.dumps(asdict(verdict)).decode() + "\n")
-        elif verdict.status != "recorded":
+        elif verdict.status not in ("recorded", "duplicate"):
             act = f" act {verdict.act_id}" if verdict.act_id else ""
             out.write(f"line {verdict.line}{act}: {verdict.status}: "
                       f"{verdict.rule}: {verdict.reason}\n")
@@ -72,7 +75,8 @@ def run_record(app: LedgerApplication, source: IO[bytes], *, as_json: bool,
         out.write(orjson.dumps(summary).decode() + "\n")
     else:
         err.write(f"{'' if not show_progress else chr(13)}recorded {counts['recorded']}, "
-                  f"rejected {counts['rejected']}, failed {counts['failed']}\n")
+                  f"duplicate {counts['duplicate']}, rejected {counts['rejected']}, "
+                  f"failed {counts['failed']}\n")
     out.flush()
     if counts["failed"]:
         return 3

@@ -23,7 +23,7 @@ from ledger.domain.policy import Policy
 from ledger.domain.policy_register import POLICY_REGISTER_ID, PolicyRegister
 from ledger.domain.retention import ErasurePlan, retention_due
 from ledger.domain.subject import DataSubject
-from ledger.errors import ConflictingWrite, PolicyViolation, UnknownSubject
+from ledger.errors import ConflictingWrite, DuplicateAct, PolicyViolation, UnknownSubject
 from ledger.persistence.encrypting_mapper import EncryptingMapper
 from ledger.persistence.transcoder import ledger_transcoder
 
@@ -300,6 +300,9 @@ class LedgerApplication(Application[UUID]):
             if not may_register:
                 raise
             subject = DataSubject.register(subject_id, self.policy, act)
+        else:
+            if subject.has_recorded(act):
+                raise DuplicateAct(f"act {act.act_id} is already recorded for {subject_id}")
         command(subject)
         self._save(subject)
 

@@ -38,6 +38,10 @@ class InvalidAct(LedgerError):
         self.field = field
 
 
+class DuplicateAct(LedgerError):
+    """This act id was already recorded for the subject: a re-delivery, recorded once."""
+
+
 class UnknownSubject(LedgerError):
     """No data subject with this id has been recorded."""
 

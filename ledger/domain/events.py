@@ -28,6 +28,7 @@ class SubjectEvent(Aggregate.Event):
     personal_fields: ClassVar[tuple[str, ...]] = ()
 
     def apply(self, aggregate: Any) -> None:
+        aggregate.state.act_ids.add(self.act_id)
         aggregate.when(self)
 
 

@@ -70,6 +70,8 @@ class SubjectState:
     controller_transfers: list[str] = field(default_factory=list)
     category_scopes: dict[str, str] = field(default_factory=dict)
     request_extensions: dict[str, int] = field(default_factory=dict)  # request_ref -> months
+    # Upstream systems retry; an act id seen before is a re-delivery, not a new act.
+    act_ids: set[str] = field(default_factory=set)
 
 
 class DataSubject(Aggregate):
@@ -78,6 +80,9 @@ class DataSubject(Aggregate):
 
     def __init__(self) -> None:
         self.state = SubjectState()
+
+    def has_recorded(self, act: ActContext) -> bool:
+        return act.act_id in self.state.act_ids
 
     def __repr__(self) -> str:
         # The default repr would print every held value into a traceback.

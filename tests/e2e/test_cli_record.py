@@ -58,7 +58,7 @@ def test_bad_lines_are_rejected_and_the_good_ones_around_them_recorded(tmp_path:
     assert CANARY not in result.stderr
     verdicts = [orjson.loads(line) for line in result.stdout.splitlines()]
     summary = verdicts.pop()
-    assert summary == {"summary": {"recorded": 2, "rejected": 6, "failed": 0}}
+    assert summary == {"summary": {"recorded": 2, "duplicate": 0, "rejected": 6, "failed": 0}}
     by_line = {v["line"]: v for v in verdicts}
     assert [by_line[n]["status"] for n in range(1, 9)] == [
         "recorded", "rejected", "rejected", "rejected", "rejected", "rejected",
@@ -77,7 +77,7 @@ def test_human_output_and_summary(tmp_path: Path) -> None:
     result = ledger("record", "-", data_dir=tmp_path, stdin=good + b"\n{oops\n")
     assert result.returncode == 1
     assert "line 2: rejected: invalid-act: not valid JSON" in result.stdout
-    assert "recorded 1, rejected 1, failed 0" in result.stderr
+    assert "recorded 1, duplicate 0, rejected 1, failed 0" in result.stderr
 
 
 def test_all_good_exits_zero_and_records_survive_a_restart(tmp_path: Path) -> None:
@@ -108,3 +108,19 @@ def test_demo_records_and_refuses(tmp_path: Path) -> None:
     erasure = next(o for o in outcomes if o["act_type"] == "erasure-completed")
     assert "shredded general" in erasure["detail"]
     assert "kept fiscal" in erasure["detail"]
+
+
+def test_a_re_delivered_file_is_recorded_once(tmp_path: Path) -> None:
+    subject = str(uuid4())
+    acts = b"\n".join([
+        act(subject, 1, type="consent-given", purpose="website", channel="banner",
+            notice_version="cookie-2024", proof_ref="cb/1"),
+        act(subject, 2, type="consent-withdrawn", purpose="website", channel="banner",
+            proof_ref="cb/2"),
+    ])
+    first = ledger("record", "--json", "-", data_dir=tmp_path, stdin=acts)
+    again = ledger("record", "--json", "-", data_dir=tmp_path, stdin=acts)
+    assert orjson.loads(first.stdout.splitlines()[-1])["summary"]["recorded"] == 2
+    summary = orjson.loads(again.stdout.splitlines()[-1])["summary"]
+    assert summary == {"recorded": 0, "duplicate": 2, "rejected": 0, "failed": 0}
+    assert again.returncode == 0
