@@ -50,7 +50,7 @@ typecheck:
 	$(BIN)/mypy
 
 pytest:
-	$(BIN)/pytest
+	$(BIN)/pytest -v --durations=10
 
 bench: install-test kafka-jars
 	$(BIN)/python bench/bench_crypto.py
