@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from ledger.domain.policy import Policy, RetentionScope
 
 if TYPE_CHECKING:
-    from ledger.domain.subject import SubjectState
+    from ledger.domain.state import SubjectState
 
 
 @dataclass(frozen=True)

@@ -1,80 +1,37 @@
 """The ``DataSubject`` aggregate: one person's history, and the rules that guard it.
 
-Commands check the policy and the subject's state first and only then trigger an event,
-so a refused act leaves nothing behind. ``when`` evolves state from events and checks
-nothing: replaying history must never depend on today's rules.
+Commands check the policy and the subject's state first (``subject_rules``) and only then
+trigger an event, so a refused act leaves nothing behind. ``when`` (``subject_changes``)
+evolves state from events and checks nothing: replay must never depend on today's rules.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from functools import singledispatchmethod
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
 from ledger.domain import events as ev
 from ledger.domain.acts import ActContext
-from ledger.domain.policy import Policy, Purpose
+from ledger.domain.policy import Policy
 from ledger.domain.retention import ErasurePlan, plan_erasure
-from ledger.domain.values import Erased, PersonalValue, PersonalValues
+from ledger.domain.state import ConsentState, Disclosure, SubjectState
+from ledger.domain.subject_changes import SubjectChanges
+from ledger.domain.subject_rules import DIRECT_MARKETING, SubjectRules
+from ledger.domain.values import PersonalValues
 from ledger.errors import PolicyViolation
 
-STORAGE_ONLY = "store"
-DIRECT_MARKETING = "direct-marketing"
+# State types are re-exported: read models import them from here.
+__all__ = ["ConsentState", "DataSubject", "Disclosure", "SubjectState"]
 # Art. 12(3): one month to answer, "extended by two further months where necessary,
 # taking into account the complexity and number of the requests".
 EXTENSION_REASONS = frozenset({"complexity", "number-of-requests"})
 MAX_EXTENSION_MONTHS = 2
 
 
-@dataclass
-class ConsentState:
-    live: bool
-    channel: str
-    notice_version: str
-    proof_ref: str
-    changed_at: datetime
-
-
-@dataclass
-class Disclosure:
-    recipient: str
-    recipient_kind: str
-    purpose: str
-    ground: str
-    categories: list[str]
-    occurred_at: datetime
-
-
-@dataclass
-class SubjectState:
-    holdings: dict[str, dict[str, PersonalValue]] = field(default_factory=dict)
-    roles: dict[str, tuple[str, str]] = field(default_factory=dict)  # purpose -> role, controller
-    collected_at: dict[str, datetime] = field(default_factory=dict)
-    scope_collected_at: dict[str, datetime] = field(default_factory=dict)
-    consents: dict[str, ConsentState] = field(default_factory=dict)
-    objected_purposes: set[str] = field(default_factory=set)
-    objects_to_direct_marketing: bool = False
-    restrictions: dict[str, str | None] = field(default_factory=dict)  # request_ref -> scope
-    legal_holds: dict[str, list[str]] = field(default_factory=dict)
-    open_requests: dict[str, str] = field(default_factory=dict)  # request_ref -> kind
-    erased_scopes: set[str] = field(default_factory=set)
-    erased_since_collection: bool = False
-    contract_ended_at: dict[str, datetime] = field(default_factory=dict)
-    fulfilled_at: dict[str, datetime] = field(default_factory=dict)
-    disclosures: list[Disclosure] = field(default_factory=list)
-    controller_transfers: list[str] = field(default_factory=list)
-    category_scopes: dict[str, str] = field(default_factory=dict)
-    request_extensions: dict[str, int] = field(default_factory=dict)  # request_ref -> months
-    # Upstream systems retry; an act id seen before is a re-delivery, not a new act.
-    act_ids: set[str] = field(default_factory=set)
-
-
-class DataSubject(Aggregate):
+class DataSubject(SubjectRules, SubjectChanges, Aggregate):
     class Registered(ev.SubjectRegistered):
         pass
 
@@ -398,217 +355,3 @@ class DataSubject(Aggregate):
             ev.ControllerTransferred, new_controller=new_controller,
             transfer_kind=transfer_kind, purposes=sorted(purposes), **act.event_fields(policy),
         )
-
-    # -- rules -----------------------------------------------------------------------
-
-    def _require_categories_of(self, spec: Purpose, categories: Any) -> None:
-        unlisted = sorted(c for c in categories if c not in spec.categories)
-        if unlisted:
-            raise PolicyViolation(
-                "category-not-in-purpose",
-                f"purpose {spec.key!r} does not list {', '.join(unlisted)}",
-            )
-
-    def _require_consent_if_needed(self, spec: Purpose, legal_basis: str) -> None:
-        needs = spec.requires_consent or legal_basis == "consent"
-        if needs and not self._consent_live(spec.key):
-            raise PolicyViolation(
-                "consent-required", f"purpose {spec.key!r} needs live consent first"
-            )
-
-    def _require_not_objected(self, purpose: str, operation: str) -> None:
-        if purpose in self.state.objected_purposes and operation != STORAGE_ONLY:
-            raise PolicyViolation("objection", f"the subject objected to {purpose!r}")
-
-    def _require_unrestricted(self, policy: Policy, categories: Any, operation: str) -> None:
-        if operation == STORAGE_ONLY:
-            return
-        scopes = {policy.scope_of(c) for c in categories if c in policy.categories}
-        for request_ref, scope in sorted(self.state.restrictions.items()):
-            if scope is None or scope in scopes:
-                raise PolicyViolation(
-                    "restricted",
-                    f"restriction {request_ref!r} allows storage only, not {operation!r}",
-                )
-
-    def _require_not_erased(self) -> None:
-        if self.state.erased_since_collection:
-            raise PolicyViolation(
-                "subject-erased", "the subject was erased; record a new collection first"
-            )
-
-    def _require_held(self, spec: Purpose) -> None:
-        if spec.key not in self.state.holdings:
-            raise PolicyViolation("not-held", f"nothing is held for purpose {spec.key!r}")
-
-    def _require_usable(self, spec: Purpose, categories: Sequence[str], operation: str) -> None:
-        self._require_held(spec)
-        self._require_categories_of(spec, categories)
-        held = self.state.holdings[spec.key]
-        missing = sorted(c for c in categories if c not in held)
-        if missing:
-            raise PolicyViolation(
-                "not-held", f"nothing held for {spec.key!r} in {', '.join(missing)}"
-            )
-        erased = sorted(c for c in categories if isinstance(held[c], Erased))
-        if erased:
-            raise PolicyViolation("subject-erased", f"{', '.join(erased)} were erased")
-        if spec.requires_consent and not self._consent_live(spec.key):
-            raise PolicyViolation(
-                "consent-required", f"purpose {spec.key!r} needs live consent"
-            )
-        consent = self.state.consents.get(spec.key)
-        if consent is not None and not consent.live and operation != STORAGE_ONLY:
-            raise PolicyViolation(
-                "consent-withdrawn", f"consent for {spec.key!r} was withdrawn"
-            )
-        self._require_not_objected(spec.key, operation)
-
-    def _require_we_are_controller(self, policy: Policy) -> None:
-        roles = self.state.roles
-        if roles and all(role == "processor" for role, _ in roles.values()):
-            controllers = sorted({controller for _, controller in roles.values()})
-            raise PolicyViolation(
-                "request-to-controller",
-                "we process this subject's data as processor only; the request goes to "
-                f"the controller: {', '.join(controllers)}",
-            )
-
-    def _require_new_request(self, request_ref: str) -> None:
-        if request_ref in self.state.open_requests:
-            raise PolicyViolation("duplicate-request", f"request {request_ref!r} is open")
-
-    def _require_open_request(self, request_ref: str, kind: str) -> None:
-        if self.state.open_requests.get(request_ref) != kind:
-            raise PolicyViolation("no-such-request", f"no open {kind} request {request_ref!r}")
-
-    def _consent_live(self, purpose: str) -> bool:
-        consent = self.state.consents.get(purpose)
-        return consent is not None and consent.live
-
-    def _held_scopes_under_hold(self) -> set[str]:
-        return {scope for scopes in self.state.legal_holds.values() for scope in scopes}
-
-    # -- evolving state ---------------------------------------------------------------
-
-    @singledispatchmethod
-    def when(self, event: ev.SubjectEvent) -> None:
-        """Events with no effect on state (processing, access requests...) land here."""
-
-    @when.register
-    def _(self, event: ev.DataCollected) -> None:
-        self.state.holdings.setdefault(event.purpose, {}).update(event.values)
-        self.state.category_scopes.update(event.scopes)
-        self.state.roles[event.purpose] = (event.role, event.controller)
-        self.state.collected_at[event.purpose] = event.occurred_at
-        for scope in set(event.scopes.values()):
-            self.state.scope_collected_at[scope] = event.occurred_at
-            self.state.erased_scopes.discard(scope)
-        self.state.erased_since_collection = False
-
-    @when.register
-    def _(self, event: ev.DataRectified) -> None:
-        self.state.holdings.setdefault(event.purpose, {}).update(event.values)
-        self.state.category_scopes.update(event.scopes)
-
-    @when.register
-    def _(self, event: ev.DataShared) -> None:
-        self.state.disclosures.append(Disclosure(
-            event.recipient, event.recipient_kind, event.purpose, event.ground,
-            list(event.categories), event.occurred_at,
-        ))
-
-    @when.register
-    def _(self, event: ev.ConsentGiven) -> None:
-        self.state.consents[event.purpose] = ConsentState(
-            True, event.channel, event.notice_version, event.proof_ref, event.occurred_at
-        )
-
-    @when.register
-    def _(self, event: ev.ConsentWithdrawn) -> None:
-        previous = self.state.consents[event.purpose]
-        self.state.consents[event.purpose] = ConsentState(
-            False, event.channel, previous.notice_version, event.proof_ref, event.occurred_at
-        )
-
-    @when.register
-    def _(self, event: ev.ObjectionRaised) -> None:
-        if event.ground == "direct-marketing":
-            self.state.objects_to_direct_marketing = True
-        elif event.purpose is not None:
-            self.state.objected_purposes.add(event.purpose)
-
-    @when.register
-    def _(self, event: ev.RestrictionApplied) -> None:
-        self.state.restrictions[event.request_ref] = event.scope
-
-    @when.register
-    def _(self, event: ev.RestrictionLifted) -> None:
-        self.state.restrictions.pop(event.request_ref, None)
-
-    @when.register
-    def _(self, event: ev.AccessRequested) -> None:
-        self.state.open_requests[event.request_ref] = "access"
-
-    @when.register
-    def _(self, event: ev.AccessFulfilled) -> None:
-        self.state.open_requests.pop(event.request_ref, None)
-        self.state.request_extensions.pop(event.request_ref, None)
-
-    @when.register
-    def _(self, event: ev.RequestDeadlineExtended) -> None:
-        extensions = self.state.request_extensions
-        extensions[event.request_ref] = (
-            extensions.get(event.request_ref, 0) + event.extended_by_months
-        )
-
-    @when.register
-    def _(self, event: ev.ErasureRequested) -> None:
-        self.state.open_requests[event.request_ref] = "erasure"
-
-    @when.register
-    def _(self, event: ev.ErasureRefusedInPart) -> None:
-        # What the law keeps is stored apart and used for nothing else ("afgeschermd").
-        self.state.restrictions[f"{event.request_ref}:{event.kept_scope}"] = event.kept_scope
-
-    @when.register
-    def _(self, event: ev.ErasureCompleted) -> None:
-        self.state.open_requests.pop(event.request_ref, None)
-        self.state.request_extensions.pop(event.request_ref, None)
-        self._erase_scopes(event.scopes)
-        self.state.erased_since_collection = True
-
-    @when.register
-    def _(self, event: ev.RetentionExpired) -> None:
-        self._erase_scopes([event.scope])
-        for ref, scope in list(self.state.restrictions.items()):
-            if scope == event.scope:
-                del self.state.restrictions[ref]
-
-    @when.register
-    def _(self, event: ev.ContractEnded) -> None:
-        self.state.contract_ended_at[event.purpose] = event.occurred_at
-
-    @when.register
-    def _(self, event: ev.PurposeFulfilled) -> None:
-        self.state.fulfilled_at[event.purpose] = event.occurred_at
-
-    @when.register
-    def _(self, event: ev.LegalHoldPlaced) -> None:
-        self.state.legal_holds[event.hold_ref] = list(event.scopes)
-
-    @when.register
-    def _(self, event: ev.LegalHoldReleased) -> None:
-        self.state.legal_holds.pop(event.hold_ref, None)
-
-    @when.register
-    def _(self, event: ev.ControllerTransferred) -> None:
-        self.state.controller_transfers.append(event.new_controller)
-
-    def _erase_scopes(self, scopes: Sequence[str]) -> None:
-        self.state.erased_scopes.update(scopes)
-        for held in self.state.holdings.values():
-            for category in held:
-                scope = self.state.category_scopes.get(category)
-                if scope is not None and scope in scopes:
-                    held[category] = Erased(scope)

@@ -1,0 +1,51 @@
+"""What the ledger knows about one data subject, as evolved from their events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ledger.domain.values import PersonalValue
+
+
+@dataclass
+class ConsentState:
+    live: bool
+    channel: str
+    notice_version: str
+    proof_ref: str
+    changed_at: datetime
+
+
+@dataclass
+class Disclosure:
+    recipient: str
+    recipient_kind: str
+    purpose: str
+    ground: str
+    categories: list[str]
+    occurred_at: datetime
+
+
+@dataclass
+class SubjectState:
+    holdings: dict[str, dict[str, PersonalValue]] = field(default_factory=dict)
+    roles: dict[str, tuple[str, str]] = field(default_factory=dict)  # purpose -> role, controller
+    collected_at: dict[str, datetime] = field(default_factory=dict)
+    scope_collected_at: dict[str, datetime] = field(default_factory=dict)
+    consents: dict[str, ConsentState] = field(default_factory=dict)
+    objected_purposes: set[str] = field(default_factory=set)
+    objects_to_direct_marketing: bool = False
+    restrictions: dict[str, str | None] = field(default_factory=dict)  # request_ref -> scope
+    legal_holds: dict[str, list[str]] = field(default_factory=dict)
+    open_requests: dict[str, str] = field(default_factory=dict)  # request_ref -> kind
+    erased_scopes: set[str] = field(default_factory=set)
+    erased_since_collection: bool = False
+    contract_ended_at: dict[str, datetime] = field(default_factory=dict)
+    fulfilled_at: dict[str, datetime] = field(default_factory=dict)
+    disclosures: list[Disclosure] = field(default_factory=list)
+    controller_transfers: list[str] = field(default_factory=list)
+    category_scopes: dict[str, str] = field(default_factory=dict)
+    request_extensions: dict[str, int] = field(default_factory=dict)  # request_ref -> months
+    # Upstream systems retry; an act id seen before is a re-delivery, not a new act.
+    act_ids: set[str] = field(default_factory=set)
