@@ -10,17 +10,31 @@ import argparse
 import json
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from uuid import UUID
 
 from consumers.cli_demo import Scenario, print_outcomes, run_scenario
+from consumers.cli_dsar import export_subject
 from consumers.cli_erasure import enforce_retention, erase, resolve_subject, rotate_master
+from consumers.cli_progress import ProgressReporter
+from consumers.cli_read import (
+    parse_moment,
+    run_rebuild,
+    show_audit_trail,
+    show_registers,
+    show_subject,
+)
 from consumers.cli_record import open_source, run_record
 from consumers.composition import open_ledger
+from consumers.projector import open_projection_store, open_reader
+from ledger.application import LedgerApplication
 from ledger.config import Settings
 from ledger.errors import ConfigurationError, LedgerError
 from ledger.intake.acts import act_schema
+from projections.reader import LedgerReader
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 
@@ -98,7 +112,93 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument("--new-key-file", type=Path,
                         help="where the new master key is (created if missing)")
     rotate.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    _add_read_commands(commands)
     return parser
+
+
+def _add_read_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    """Read commands: the projections catch up with the ledger first, then answer."""
+    subject = commands.add_parser("subject", help="what is held about one subject")
+    subject_commands = subject.add_subparsers(dest="subject_command", required=True)
+    show = subject_commands.add_parser(
+        "show", help="the subject view: data by purpose, consents, recipients, requests",
+        description="Current personal data by purpose and category (opened on read; "
+        "erased values shown as erased), consents with their proof, objections, "
+        "restrictions, legal holds, recipients (and whom to notify under art. 19), "
+        "retention deadlines and requests with their legal deadline.",
+    )
+    _add_who(show)
+    show.add_argument("--json", action="store_true", help="the view as one JSON document")
+
+    dsar = commands.add_parser("dsar", help="data subject access requests")
+    dsar_commands = dsar.add_subparsers(dest="dsar_command", required=True)
+    export = dsar_commands.add_parser(
+        "export", help="everything held about a subject: JSON export and HTML report",
+        description="A complete machine-readable export (art. 15 access, art. 20 "
+        "portability): the subject view, every value ever recorded (erased ones marked), "
+        "and every act. Files are created 0600 and never overwrite.",
+    )
+    _add_who(export)
+    export.add_argument("--out", type=Path, help="write the JSON export to this file")
+    export.add_argument("--html", type=Path, help="write the HTML report to this file")
+    export.add_argument("--json", action="store_true", help="print the JSON export on stdout")
+
+    audit = commands.add_parser("audit", help="the audit trail")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    trail = audit_commands.add_parser(
+        "trail", help="every act, in order, without personal values",
+        description="Acts with their policy version, actor, when they happened and when "
+        "they were recorded; for one subject or the whole ledger. With a subject and "
+        "--as-of, also what was held then and on what grounds (no values). A bare date "
+        "means the end of that day (UTC).",
+    )
+    _add_who(trail, required=False)
+    trail.add_argument("--as-of", type=_moment, help="acts that had happened by then")
+    trail.add_argument("--known-at", type=_moment,
+                       help="only acts recorded by then (what the ledger knew)")
+    trail.add_argument("--after", type=int, default=0, help="acts after this notification id")
+    trail.add_argument("--limit", type=int, default=100, help="at most this many acts "
+                       "(default 100; 0 for all)")
+    trail.add_argument("--json", action="store_true", help="print the trail as JSON")
+
+    registers = commands.add_parser(
+        "registers", help="records of processing, disclosures, retention schedule, DSAR queue",
+        description="The registers a privacy office keeps, derived from policy and acts.",
+    )
+    registers.add_argument("which", nargs="?", default="all",
+                           choices=["all", "ropa", "disclosures", "retention", "dsar"])
+    registers.add_argument("--recipient", help="disclosures to this recipient only")
+    registers.add_argument("--until", type=_moment, help="retention falling due by then")
+    registers.add_argument("--now", type=_moment, help="judge deadlines as of this moment")
+    registers.add_argument("--limit", type=int, default=100, help="at most this many lines "
+                           "per register (default 100; 0 for all)")
+    registers.add_argument("--json", action="store_true", help="print the registers as JSON")
+
+    rebuild = commands.add_parser(
+        "rebuild", help="rebuild every projection from the start of the log",
+        description="Empty the projections and project the whole log again, in batches "
+        "each committed with its position (progress on stderr). Readers see the "
+        "projections fill up again while it runs; an interrupted rebuild resumes with "
+        "the next read command or rebuild.",
+    )
+    rebuild.add_argument("--batch-size", type=int, default=500, help="events per batch")
+    rebuild.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def _add_who(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    who = parser.add_mutually_exclusive_group(required=required)
+    who.add_argument("subject", nargs="?", help="the subject id (UUID)")
+    who.add_argument("--email", help="find the subject by business email")
+    who.add_argument("--phone", help="find the subject by business phone")
+
+
+def _moment(text: str) -> datetime:
+    try:
+        return parse_moment(text)
+    except ConfigurationError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -122,7 +222,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     handlers = {
         "schema": _schema, "record": _record, "demo": _demo, "erase": _erase,
-        "retention": _retention, "keys": _keys,
+        "retention": _retention, "keys": _keys, "subject": _subject, "dsar": _dsar,
+        "audit": _audit, "registers": _registers, "rebuild": _rebuild,
     }
     return handlers[args.command](args, settings)
 
@@ -184,6 +285,58 @@ def _keys(args: argparse.Namespace, settings: Settings) -> int:
             raise ConfigurationError("this ledger has no key store configured")
         return rotate_master(settings, app.key_store, args.new_key_file, sys.stdout,
                              as_json=args.json)
+
+
+@contextmanager
+def _reading(settings: Settings) -> Iterator[tuple[LedgerApplication, LedgerReader]]:
+    """The ledger and a reader over projections caught up with it."""
+    progress = ProgressReporter(sys.stderr, "catching up") if sys.stderr.isatty() else None
+    with open_ledger(settings) as app, open_reader(settings, app, progress) as reader:
+        yield app, reader
+
+
+def _who(app: LedgerApplication, args: argparse.Namespace) -> UUID:
+    return resolve_subject(app, args.subject, args.email, args.phone)
+
+
+def _subject(args: argparse.Namespace, settings: Settings) -> int:
+    with _reading(settings) as (app, reader):
+        return show_subject(reader, _who(app, args), sys.stdout, as_json=args.json)
+
+
+def _dsar(args: argparse.Namespace, settings: Settings) -> int:
+    with _reading(settings) as (app, reader):
+        return export_subject(reader, _who(app, args), sys.stdout, json_file=args.out,
+                              html_file=args.html, as_json=args.json)
+
+
+def _audit(args: argparse.Namespace, settings: Settings) -> int:
+    with _reading(settings) as (app, reader):
+        named = args.subject or args.email or args.phone
+        subject_id = _who(app, args) if named else None
+        return show_audit_trail(reader, subject_id, sys.stdout, as_of=args.as_of,
+                                known_at=args.known_at, after=args.after, limit=args.limit,
+                                as_json=args.json)
+
+
+def _registers(args: argparse.Namespace, settings: Settings) -> int:
+    with _reading(settings) as (_, reader):
+        return show_registers(reader, args.which, sys.stdout,
+                              now=args.now or datetime.now(UTC), recipient=args.recipient,
+                              until=args.until, limit=args.limit, as_json=args.json)
+
+
+def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    if args.batch_size < 1:
+        raise ConfigurationError("--batch-size must be at least 1")
+    with open_ledger(settings) as app:
+        store = open_projection_store(settings)
+        try:
+            return run_rebuild(app, store, sys.stdout, sys.stderr,
+                               batch_size=args.batch_size, as_json=args.json)
+        finally:
+            store.close()
+
 
 if __name__ == "__main__":
     sys.exit(main())
