@@ -211,8 +211,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as error:
         print(f"ledger: configuration error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader went away (`ledger ... | head`): nothing is wrong, stop quietly.
+        sys.stderr.close()
+        return EXIT_OK
     except OSError as error:
-        print(f"ledger: {error.strerror}: {error.filename}", file=sys.stderr)
+        where = f": {error.filename}" if error.filename else ""
+        print(f"ledger: {error.strerror}{where}", file=sys.stderr)
         return EXIT_FAILED
     except LedgerError as error:
         print(f"ledger: {error}", file=sys.stderr)

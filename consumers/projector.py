@@ -58,8 +58,11 @@ class CatchUp:
 
 
 def open_projection_store(settings: Settings) -> ProjectionStore:
-    # PostgreSQL (projections.postgres_store) passes the same contract; choosing it here
-    # needs a setting of its own in ledger/config.py, which does not have one yet.
+    # One switch for scale: LEDGER_POSTGRES_DSN moves keys and projections together.
+    if settings.postgres_dsn:
+        from projections.postgres_store import PostgresProjectionStore  # noqa: PLC0415 - optional extra
+
+        return PostgresProjectionStore(settings.postgres_dsn)
     return SQLiteProjectionStore(settings.projection_store_path)
 
 
