@@ -233,11 +233,12 @@ class LedgerApplication(Application[UUID]):
     ) -> ErasurePlan:
         """Destroys what may go now, keeps what the law keeps, and records both.
 
-        The domain command runs first (it checks the request is open), then the keys are
-        destroyed, then the events are saved: a failure before the save leaves the
-        request open and the retry finds the same plan.
+        The request is checked first, then the keys are destroyed, then the events are
+        saved: a failure before the save leaves the request open and the retry finds the
+        same plan (the fence supplies the ids of keys already destroyed).
         """
         subject = self.subject(subject_id)
+        subject.check_erasure_request(request_ref)  # nothing is destroyed for a bad ref
         plan = subject.erasure_plan(self.policy, act.occurred_at)
         destroyed = self._destroy_keys(subject_id, sorted(plan.shred))
         subject.complete_erasure(

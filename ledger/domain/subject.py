@@ -270,6 +270,10 @@ class DataSubject(SubjectRules, SubjectChanges, Aggregate):
             **act.event_fields(policy),
         )
 
+    def check_erasure_request(self, request_ref: str) -> None:
+        """Raises unless ``request_ref`` is an open erasure request; run before shredding."""
+        self._require_open_request(request_ref, "erasure")
+
     def erasure_plan(self, policy: Policy, now: datetime) -> ErasurePlan:
         """Which scopes an erasure may destroy now, and which the law or a hold keeps."""
         return plan_erasure(policy, self.state, now)

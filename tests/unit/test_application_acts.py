@@ -8,7 +8,9 @@ from uuid import uuid4
 
 import pytest
 
+from consumers.composition import open_key_store
 from ledger.application import LedgerApplication
+from ledger.config import Settings
 from ledger.domain.acts import ActContext
 from ledger.errors import DuplicateAct, PolicyViolation, UnknownSubject
 from ledger.policy import load_policy
@@ -49,3 +51,21 @@ def test_a_refused_first_act_leaves_no_subject(app: LedgerApplication) -> None:
                      values={"name": "x"}, source_system="web", legal_basis="consent")
     assert [type(e).__name__ for e in app.history(subject)] == [
         "Registered", "ConsentGiven", "DataCollected"]
+
+
+def test_erasure_under_an_unknown_request_destroys_nothing(tmp_path: Path) -> None:
+    key_store = open_key_store(Settings().with_data_dir(tmp_path))
+    app = LedgerApplication(load_policy(), key_store=key_store, env={
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": str(tmp_path / "events.sqlite"),
+    })
+    subject = uuid4()
+    app.collect_data(subject, ActContext("crm-1", "crm", T0), purpose="contact",
+                     values={"name": "x"}, source_system="web",
+                     legal_basis="legitimate-interest")
+    with pytest.raises(PolicyViolation) as caught:
+        app.carry_out_erasure(subject, ActContext("po-1", "po", T0), request_ref="NOPE")
+    assert caught.value.rule == "no-such-request"
+    assert key_store.destroyed_keys(subject) == []
+    assert app.subject(subject).state.holdings["contact"]["name"] == "x"
+    key_store.close()
