@@ -1,0 +1,325 @@
+"""An eventsourcing application recorder on one partition of the ledger topic.
+
+One shard is one partition: one totally ordered sequence, one writer. Records are keyed
+by subject id (the default partitioner's murmur2 puts every event of a subject in the
+same partition), the value is the stored event's state (personal values already
+encrypted), and headers carry the library topic and the aggregate version in clear for
+audit. Notification id = offset + 1, so commit markers leave gaps.
+
+The writer keeps an index of its partition in memory, rebuilt from the partition at
+start with a read_committed consumer; version conflicts against it raise the library's
+``IntegrityError``. A writer owns its shard through its ``transactional.id``: starting a
+second writer with the same id fences the first, whose next commit then fails.
+
+Writes either run in a transaction of their own, or join a batch transaction opened
+with ``begin_batch`` (the intake loop's read-process-write cycle), in which later
+inserts see the earlier, still uncommitted ones.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    IntegrityError,
+    Notification,
+    StoredEvent,
+    Subscription,
+)
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
+
+from ledger.errors import BrokerError
+from ledger.kafka.transactions import GuardedTransactions
+
+HEADER_TOPIC = "event-topic"
+HEADER_VERSION = "originator-version"
+POLL_MS = 200
+
+
+@dataclass(frozen=True)
+class ShardAddress:
+    bootstrap_servers: str
+    topic: str
+    partition: int
+    transactional_id: str | None = None  # None: a read-only recorder (projectors)
+    client_id: str = "personal-data-ledger"
+    deadline_s: float = 30.0
+
+
+class KafkaApplicationRecorder(ApplicationRecorder):
+    def __init__(self, address: ShardAddress) -> None:
+        self.address = address
+        self.partition = TopicPartition(address.topic, address.partition)
+        self._lock = threading.RLock()
+        self._events: dict[str, list[StoredEvent]] = {}
+        self._notifications: list[Notification] = []
+        self._pending: list[tuple[StoredEvent, Any]] = []
+        self._in_batch = False
+        self._producer: KafkaProducer | None = None
+        self._transactions: GuardedTransactions | None = None
+        self._consumer = self._connect_consumer()
+        self._catch_up()
+
+    # -- writing -----------------------------------------------------------------------
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if not stored_events:
+            return None
+        with self._lock:
+            self._check_versions(stored_events)
+            if self._in_batch:
+                self._pending.extend((e, self._send(e)) for e in stored_events)
+                return None
+            self.begin_batch()
+            try:
+                futures = [self._send(e) for e in stored_events]
+                self._pending.extend(zip(stored_events, futures, strict=True))
+                committed = self.commit_batch()
+            except BaseException:
+                self._abort_quietly()
+                raise
+            return [n.id for n in committed]
+
+    def begin_batch(self) -> None:
+        with self._lock:
+            if self._in_batch:
+                raise BrokerError("a batch transaction is already open on this shard")
+            self._writer().begin()
+            self._in_batch = True
+
+    def send_offsets(self, offsets: dict[Any, Any], group_metadata: Any) -> None:
+        """Marks intake offsets as consumed by the open batch (read-process-write)."""
+        self._writer().send_offsets(offsets, group_metadata)
+
+    def produce(self, topic: str, key: bytes | None, value: bytes,
+                headers: list[tuple[str, bytes]]) -> None:
+        """Another record (the rejected topic) in the open batch transaction."""
+        if not self._in_batch:
+            raise BrokerError("produce needs an open batch transaction")
+        assert self._producer is not None  # noqa: S101 - set by begin_batch
+        self._producer.send(topic, key=key, value=value, headers=headers)
+
+    def commit_batch(self) -> list[Notification]:
+        """Commits the open batch; the index learns its events only now."""
+        with self._lock:
+            writer = self._writer()
+            try:
+                self._producer.flush(timeout=writer.deadline_s)  # type: ignore[union-attr]
+                offsets = [future.get(timeout=writer.deadline_s) for _, future in self._pending]
+                writer.commit()
+            except KafkaError as error:
+                raise BrokerError(f"commit of shard {self.address.partition} failed: "
+                                  f"{type(error).__name__}") from error
+            committed = [
+                Notification(id=meta.offset + 1, originator_id=event.originator_id,
+                             originator_version=event.originator_version,
+                             topic=event.topic, state=event.state)
+                for (event, _), meta in zip(self._pending, offsets, strict=True)
+            ]
+            for notification in committed:
+                self._index(notification)
+            self._pending.clear()
+            self._in_batch = False
+            return committed
+
+    def abort_batch(self) -> None:
+        """Aborts the open batch; nothing of it reaches the index or a reader."""
+        with self._lock:
+            self._pending.clear()
+            self._in_batch = False
+            if self._transactions is not None:
+                try:
+                    self._transactions.abort()
+                except BrokerError:
+                    # A fenced or stuck producer cannot abort; a new one must take over.
+                    self._discard_producer()
+                    raise
+
+    def _abort_quietly(self) -> None:
+        """Aborts after a failure without masking it (a fenced producer cannot abort)."""
+        try:
+            self.abort_batch()
+        except BrokerError:
+            self._discard_producer()
+
+    def _send(self, event: StoredEvent) -> Any:
+        assert self._producer is not None  # noqa: S101 - set by begin_batch
+        try:
+            return self._producer.send(
+                self.address.topic, partition=self.address.partition,
+                key=str(event.originator_id).encode(), value=event.state,
+                headers=[(HEADER_TOPIC, event.topic.encode()),
+                         (HEADER_VERSION, str(event.originator_version).encode())],
+            )
+        except KafkaError as error:
+            raise BrokerError(f"send to shard {self.address.partition} failed: "
+                              f"{type(error).__name__}") from error
+
+    def _check_versions(self, stored_events: Sequence[StoredEvent]) -> None:
+        """``IntegrityError`` if any (subject, version) is recorded, pending or repeated."""
+        taken: dict[str, set[int]] = {}
+        for event in stored_events:
+            key = str(event.originator_id)
+            if key not in taken:
+                taken[key] = {e.originator_version for e in self._events.get(key, ())}
+                taken[key].update(e.originator_version for e, _ in self._pending
+                                  if str(e.originator_id) == key)
+            if event.originator_version in taken[key]:
+                raise IntegrityError(
+                    f"version {event.originator_version} of {key} is already recorded")
+            taken[key].add(event.originator_version)
+
+    def _writer(self) -> GuardedTransactions:
+        if self.address.transactional_id is None:
+            raise BrokerError("this recorder is read-only: it has no transactional.id")
+        if self._transactions is None:
+            try:
+                self._producer = KafkaProducer(
+                    bootstrap_servers=self.address.bootstrap_servers,
+                    client_id=self.address.client_id,
+                    transactional_id=self.address.transactional_id,
+                    enable_idempotence=True, acks="all", linger_ms=5,
+                    max_block_ms=int(self.address.deadline_s * 1000),
+                )
+            except KafkaError as error:
+                raise BrokerError(f"cannot reach Kafka for shard {self.address.partition}: "
+                                  f"{type(error).__name__}") from error
+            self._transactions = GuardedTransactions(self._producer, self.address.deadline_s)
+            self._transactions.init()
+        return self._transactions
+
+    def _discard_producer(self) -> None:
+        if self._producer is not None:
+            self._producer.close(timeout=0)
+        self._producer, self._transactions = None, None
+
+    # -- reading -----------------------------------------------------------------------
+
+    def select_events(
+        self, originator_id: UUID | str, *, gt: int | None = None, lte: int | None = None,
+        desc: bool = False, limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        with self._lock:
+            key = str(originator_id)
+            events = list(self._events.get(key, []))
+            events += [e for e, _ in self._pending if str(e.originator_id) == key]
+        events.sort(key=lambda e: e.originator_version)
+        selected = [e for e in events
+                    if (gt is None or e.originator_version > gt)
+                    and (lte is None or e.originator_version <= lte)]
+        if desc:
+            selected.reverse()
+        return selected[:limit] if limit is not None else selected
+
+    def select_notifications(
+        self, start: int | None, limit: int, stop: int | None = None,
+        topics: Sequence[str] = (), *, inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        with self._lock:
+            if self.address.transactional_id is None:
+                self._catch_up()
+            found = []
+            for notification in self._notifications:
+                if start is not None and (notification.id < start or (
+                        not inclusive_of_start and notification.id == start)):
+                    continue
+                if stop is not None and notification.id > stop:
+                    break
+                if topics and notification.topic not in topics:
+                    continue
+                found.append(notification)
+                if len(found) >= limit:
+                    break
+            return found
+
+    def max_notification_id(self) -> int | None:
+        with self._lock:
+            if self.address.transactional_id is None:
+                self._catch_up()
+            return self._notifications[-1].id if self._notifications else None
+
+    def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()
+                  ) -> Subscription[ApplicationRecorder]:
+        raise NotImplementedError(
+            "poll select_notifications instead: projections here read in batches")
+
+    def close(self) -> None:
+        with self._lock:
+            self._consumer.close()
+            if self._producer is not None:
+                self._producer.close(timeout=self.address.deadline_s)
+
+    # -- the partition index ---------------------------------------------------------------
+
+    def _connect_consumer(self) -> KafkaConsumer:
+        try:
+            consumer = KafkaConsumer(
+                bootstrap_servers=self.address.bootstrap_servers,
+                client_id=f"{self.address.client_id}-index",
+                group_id=None, enable_auto_commit=False,
+                isolation_level="read_committed",
+                max_partition_fetch_bytes=8 * 1024 * 1024,
+            )
+            consumer.assign([self.partition])
+            consumer.seek_to_beginning(self.partition)
+        except KafkaError as error:
+            raise BrokerError(f"cannot read shard {self.address.partition}: "
+                              f"{type(error).__name__}") from error
+        return consumer
+
+    def _catch_up(self) -> None:
+        """Reads committed records up to the partition's last stable offset."""
+        try:
+            end = self._consumer.end_offsets([self.partition])[self.partition]
+            while self._consumer.position(self.partition) < end:
+                for records in self._consumer.poll(timeout_ms=POLL_MS).values():
+                    for record in records:
+                        self._index(_notification(record))
+        except KafkaError as error:
+            raise BrokerError(f"cannot read shard {self.address.partition}: "
+                              f"{type(error).__name__}") from error
+
+    def _index(self, notification: Notification) -> None:
+        if self._notifications and notification.id <= self._notifications[-1].id:
+            return  # the writer indexed its own commit before the consumer saw it
+        self._notifications.append(notification)
+        self._events.setdefault(str(notification.originator_id), []).append(
+            StoredEvent(originator_id=notification.originator_id,
+                        originator_version=notification.originator_version,
+                        topic=notification.topic, state=notification.state))
+
+
+class KafkaAggregateRecorder(KafkaApplicationRecorder):
+    """The same shard seen as an aggregate recorder: inserts return no notification ids."""
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        super().insert_events(stored_events, **kwargs)
+        return None
+
+
+def _notification(record: Any) -> Notification:
+    headers = dict(record.headers or [])
+    return Notification(
+        id=record.offset + 1,
+        originator_id=_originator_id(record.key.decode()),
+        originator_version=int(headers[HEADER_VERSION]),
+        topic=headers[HEADER_TOPIC].decode(),
+        state=record.value,
+    )
+
+
+def _originator_id(text: str) -> UUID | str:
+    try:
+        return UUID(text)
+    except ValueError:
+        return text

@@ -1,0 +1,77 @@
+"""A transactional producer whose every blocking call has a deadline.
+
+kafka-python's ``commit_transaction``, ``abort_transaction`` and
+``send_offsets_to_transaction`` wait for the broker with no timeout. A writer that hangs
+there holds its shard forever, so each runs in a worker thread with a deadline; on
+expiry the producer is unusable and the caller must close it and start a new one (which
+``init_transactions`` then fences cleanly).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+
+from ledger.errors import BrokerError
+
+T = TypeVar("T")
+
+
+class TransactionTimeout(BrokerError):
+    """The broker did not answer a transactional call in time; the producer is spent."""
+
+
+def within(deadline_s: float, what: str, action: Callable[[], T]) -> T:
+    """``action()``, or ``TransactionTimeout`` if it has not returned after ``deadline_s``."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = action()
+        except BaseException as error:  # noqa: BLE001 - handed back to the caller's thread
+            outcome["error"] = error
+
+    worker = threading.Thread(target=run, name=f"kafka-{what}", daemon=True)
+    worker.start()
+    worker.join(deadline_s)
+    if worker.is_alive():
+        raise TransactionTimeout(f"{what} did not finish within {deadline_s:.0f} s")
+    if "error" in outcome:
+        error = outcome["error"]
+        if isinstance(error, KafkaError):
+            raise BrokerError(f"{what} failed: {type(error).__name__}") from error
+        raise error
+    return outcome["value"]  # type: ignore[no-any-return]
+
+
+class GuardedTransactions:
+    """Begin, send offsets, commit and abort on one transactional producer, with deadlines."""
+
+    def __init__(self, producer: KafkaProducer, deadline_s: float) -> None:
+        self.producer = producer
+        self.deadline_s = deadline_s
+
+    def init(self) -> None:
+        # Registers the transactional.id with the coordinator and fences any older
+        # producer that used it (the zombie of a previous writer of this shard).
+        within(self.deadline_s, "init_transactions", self.producer.init_transactions)
+
+    def begin(self) -> None:
+        try:
+            self.producer.begin_transaction()
+        except KafkaError as error:
+            raise BrokerError(f"begin_transaction failed: {type(error).__name__}") from error
+
+    def send_offsets(self, offsets: Mapping[Any, Any], group_metadata: Any) -> None:
+        within(self.deadline_s, "send_offsets_to_transaction",
+               lambda: self.producer.send_offsets_to_transaction(offsets, group_metadata))
+
+    def commit(self) -> None:
+        within(self.deadline_s, "commit_transaction", self.producer.commit_transaction)
+
+    def abort(self) -> None:
+        within(self.deadline_s, "abort_transaction", self.producer.abort_transaction)
