@@ -28,6 +28,7 @@ from consumers.cli_read import (
     show_subject,
 )
 from consumers.cli_record import open_source, run_record
+from consumers.cli_serve import ensure, serve
 from consumers.composition import open_ledger
 from consumers.projector import open_projection_store, open_reader
 from ledger.application import LedgerApplication
@@ -176,6 +177,31 @@ def _add_read_commands(
                            "per register (default 100; 0 for all)")
     registers.add_argument("--json", action="store_true", help="print the registers as JSON")
 
+    serve = commands.add_parser(
+        "serve", help="run the intake writers on Kafka (LEDGER_BACKEND=kafka settings)",
+        description="Consume acts from the intake topic and record them exactly once in "
+        "the ledger topic: one writer per shard (partition), each batch of acts, its "
+        "rejections and its intake offsets in one Kafka transaction. Creates the topics "
+        "if missing and refuses to run on topics with the wrong configuration. Stops "
+        "cleanly on SIGTERM or Ctrl-C after the batch in flight.",
+    )
+    serve.add_argument("--shard", type=int, action="append", dest="shards",
+                       help="serve this partition only (repeatable; default: all)")
+    serve.add_argument("--batch-size", type=int, default=500, help="acts per transaction")
+    serve.add_argument("--exit-when-idle", type=float, metavar="SECONDS",
+                       help="stop after this long without acts (for batch jobs and tests)")
+    serve.add_argument("--json", action="store_true", help="one JSON line per batch")
+
+    topics = commands.add_parser("topics", help="Kafka topic administration")
+    topic_commands = topics.add_subparsers(dest="topics_command", required=True)
+    ensure_cmd = topic_commands.add_parser(
+        "ensure", help="create the ledger, intake and rejected topics; verify their configs",
+        description="Create missing topics with explicit configs (the ledger topic with "
+        "infinite retention and the delete policy) and refuse, naming topic and setting, "
+        "when an existing topic contradicts them.",
+    )
+    ensure_cmd.add_argument("--json", action="store_true", help="print the report as JSON")
+
     rebuild = commands.add_parser(
         "rebuild", help="rebuild every projection from the start of the log",
         description="Empty the projections and project the whole log again, in batches "
@@ -226,11 +252,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     handlers = {
+        "serve": _serve, "topics": _topics,
         "schema": _schema, "record": _record, "demo": _demo, "erase": _erase,
         "retention": _retention, "keys": _keys, "subject": _subject, "dsar": _dsar,
         "audit": _audit, "registers": _registers, "rebuild": _rebuild,
     }
     return handlers[args.command](args, settings)
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    return serve(settings, args.shards, args.batch_size, sys.stdout, sys.stderr,
+                 as_json=args.json, max_idle_s=args.exit_when_idle)
+
+
+def _topics(args: argparse.Namespace, settings: Settings) -> int:
+    return ensure(settings, sys.stdout, as_json=args.json)
 
 
 def _schema(args: argparse.Namespace, settings: Settings) -> int:

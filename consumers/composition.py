@@ -28,8 +28,30 @@ def event_store_env(settings: Settings) -> dict[str, str]:
             "SQLITE_LOCK_TIMEOUT": "10",
         }
     raise ConfigurationError(
-        f"backend {settings.backend!r} is not available yet; use LEDGER_BACKEND=sqlite"
+        "with LEDGER_BACKEND=kafka, acts go through the intake topic and `ledger serve`; "
+        "this command works on the embedded store (LEDGER_BACKEND=sqlite)"
     )
+
+
+def kafka_env(settings: Settings, shard: int, *, writer: bool) -> dict[str, str]:
+    """The Kafka persistence module's settings for one shard of the ledger topic."""
+    env = {
+        "PERSISTENCE_MODULE": "ledger.kafka.factory",
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "KAFKA_LEDGER_TOPIC": settings.kafka.ledger_topic,
+        "KAFKA_SHARD": str(shard),
+    }
+    if writer:
+        # The id names the shard, not the process: a restarted or duplicate writer of
+        # the same shard fences the one before it.
+        env["KAFKA_TRANSACTIONAL_ID"] = f"{settings.kafka.ledger_topic}-writer-{shard}"
+    return env
+
+
+def open_shard(settings: Settings, key_store: KeyStore, shard: int, *, writer: bool
+               ) -> LedgerApplication:
+    return LedgerApplication(load_policy(), env=kafka_env(settings, shard, writer=writer),
+                             key_store=key_store)
 
 
 def open_key_store(settings: Settings) -> KeyStore:

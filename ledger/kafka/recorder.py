@@ -18,6 +18,7 @@ inserts see the earlier, still uncommitted ones.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
 from ledger.errors import BrokerError
-from ledger.kafka.transactions import GuardedTransactions
+from ledger.kafka.transactions import GuardedTransactions, WriterFenced, translate
 
 HEADER_TOPIC = "event-topic"
 HEADER_VERSION = "originator-version"
@@ -61,6 +62,7 @@ class KafkaApplicationRecorder(ApplicationRecorder):
         self._notifications: list[Notification] = []
         self._pending: list[tuple[StoredEvent, Any]] = []
         self._in_batch = False
+        self._fenced = False
         self._producer: KafkaProducer | None = None
         self._transactions: GuardedTransactions | None = None
         self._consumer = self._connect_consumer()
@@ -92,7 +94,11 @@ class KafkaApplicationRecorder(ApplicationRecorder):
         with self._lock:
             if self._in_batch:
                 raise BrokerError("a batch transaction is already open on this shard")
-            self._writer().begin()
+            try:
+                self._writer().begin()
+            except WriterFenced:
+                self._fenced = True
+                raise
             self._in_batch = True
 
     def send_offsets(self, offsets: dict[Any, Any], group_metadata: Any) -> None:
@@ -115,9 +121,14 @@ class KafkaApplicationRecorder(ApplicationRecorder):
                 self._producer.flush(timeout=writer.deadline_s)  # type: ignore[union-attr]
                 offsets = [future.get(timeout=writer.deadline_s) for _, future in self._pending]
                 writer.commit()
+            except WriterFenced:
+                self._fenced = True
+                raise
             except KafkaError as error:
-                raise BrokerError(f"commit of shard {self.address.partition} failed: "
-                                  f"{type(error).__name__}") from error
+                if isinstance(translate(error, ""), WriterFenced):
+                    self._fenced = True
+                raise translate(error, f"commit of shard {self.address.partition}"
+                                ) from error
             committed = [
                 Notification(id=meta.offset + 1, originator_id=event.originator_id,
                              originator_version=event.originator_version,
@@ -138,8 +149,12 @@ class KafkaApplicationRecorder(ApplicationRecorder):
             if self._transactions is not None:
                 try:
                     self._transactions.abort()
+                except WriterFenced:
+                    self._fenced = True
+                    self._discard_producer()
+                    raise
                 except BrokerError:
-                    # A fenced or stuck producer cannot abort; a new one must take over.
+                    # A stuck producer cannot abort; a new one (same id) takes over.
                     self._discard_producer()
                     raise
 
@@ -160,8 +175,7 @@ class KafkaApplicationRecorder(ApplicationRecorder):
                          (HEADER_VERSION, str(event.originator_version).encode())],
             )
         except KafkaError as error:
-            raise BrokerError(f"send to shard {self.address.partition} failed: "
-                              f"{type(error).__name__}") from error
+            raise translate(error, f"send to shard {self.address.partition}") from error
 
     def _check_versions(self, stored_events: Sequence[StoredEvent]) -> None:
         """``IntegrityError`` if any (subject, version) is recorded, pending or repeated."""
@@ -177,9 +191,21 @@ class KafkaApplicationRecorder(ApplicationRecorder):
                     f"version {event.originator_version} of {key} is already recorded")
             taken[key].add(event.originator_version)
 
+    def claim(self) -> None:
+        """Becomes the shard's writer, then reads what earlier writers committed.
+
+        Order matters: ``init_transactions`` fences the previous writer and waits for
+        its in-flight commit, so only afterwards is the partition's end final for us.
+        """
+        with self._lock:
+            self._writer()
+            self._catch_up()
+
     def _writer(self) -> GuardedTransactions:
         if self.address.transactional_id is None:
             raise BrokerError("this recorder is read-only: it has no transactional.id")
+        if self._fenced:
+            raise WriterFenced(f"shard {self.address.partition} belongs to another writer")
         if self._transactions is None:
             try:
                 self._producer = KafkaProducer(
@@ -197,9 +223,12 @@ class KafkaApplicationRecorder(ApplicationRecorder):
         return self._transactions
 
     def _discard_producer(self) -> None:
-        if self._producer is not None:
-            self._producer.close(timeout=0)
-        self._producer, self._transactions = None, None
+        producer, self._producer, self._transactions = self._producer, None, None
+        if producer is not None:
+            # A fenced or stuck producer has nothing worth flushing; closing may still
+            # complain about the records it drops, which changes nothing.
+            with contextlib.suppress(KafkaError):
+                producer.close(timeout=1)
 
     # -- reading -----------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError
+from kafka.errors import InvalidProducerEpochError, KafkaError, ProducerFencedError
 
 from ledger.errors import BrokerError
 
@@ -23,6 +23,20 @@ T = TypeVar("T")
 
 class TransactionTimeout(BrokerError):
     """The broker did not answer a transactional call in time; the producer is spent."""
+
+
+class WriterFenced(BrokerError):
+    """Another writer took over this shard. A zombie must stop, never take it back."""
+
+
+FENCING_ERRORS = (ProducerFencedError, InvalidProducerEpochError)
+
+
+def translate(error: BaseException, what: str) -> BrokerError:
+    """A kafka-python error as the ledger's own, naming the call, never the data."""
+    if isinstance(error, FENCING_ERRORS):
+        return WriterFenced(f"{what}: another writer now owns this shard")
+    return BrokerError(f"{what} failed: {type(error).__name__}")
 
 
 def within(deadline_s: float, what: str, action: Callable[[], T]) -> T:
@@ -43,7 +57,7 @@ def within(deadline_s: float, what: str, action: Callable[[], T]) -> T:
     if "error" in outcome:
         error = outcome["error"]
         if isinstance(error, KafkaError):
-            raise BrokerError(f"{what} failed: {type(error).__name__}") from error
+            raise translate(error, what) from error
         raise error
     return outcome["value"]  # type: ignore[no-any-return]
 
@@ -64,7 +78,7 @@ class GuardedTransactions:
         try:
             self.producer.begin_transaction()
         except KafkaError as error:
-            raise BrokerError(f"begin_transaction failed: {type(error).__name__}") from error
+            raise translate(error, "begin_transaction") from error
 
     def send_offsets(self, offsets: Mapping[Any, Any], group_metadata: Any) -> None:
         within(self.deadline_s, "send_offsets_to_transaction",

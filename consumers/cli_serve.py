@@ -1,0 +1,97 @@
+"""`ledger serve` (the intake writers) and `ledger topics ensure`."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Sequence
+from types import FrameType
+from typing import IO
+
+import orjson
+
+from consumers.composition import open_key_store, open_shard
+from consumers.intake_writer import BatchReport, IntakeWriter, run_until
+from ledger.config import Settings
+from ledger.errors import BrokerError, ConfigurationError
+from ledger.kafka.admin import ensure_topics, required_topic_specs
+from ledger.kafka.transactions import WriterFenced
+
+# A writer fenced by a newer one of the same shard exits with its own code, so a
+# supervisor can tell "replaced" from "crashed".
+EXIT_ABORTED = 3
+EXIT_FENCED = 4
+
+
+def ensure(settings: Settings, out: IO[str], *, as_json: bool) -> int:
+    report = ensure_topics(settings.kafka.bootstrap_servers,
+                           required_topic_specs(settings.kafka))
+    if as_json:
+        out.write(orjson.dumps(report.as_dict()).decode() + "\n")
+    else:
+        out.write(f"created: {', '.join(report.created) or 'none'}; "
+                  f"already there and as required: {', '.join(report.already_existed) or 'none'}\n")
+    return 0
+
+
+def serve(settings: Settings, shards: Sequence[int] | None, batch_size: int,
+          out: IO[str], err: IO[str], *, as_json: bool, max_idle_s: float | None = None) -> int:
+    """Runs one intake writer per shard until SIGTERM/SIGINT (or ``max_idle_s`` idle)."""
+    ensure_topics(settings.kafka.bootstrap_servers, required_topic_specs(settings.kafka))
+    chosen = list(shards) if shards else list(range(settings.kafka.partitions))
+    if any(not 0 <= s < settings.kafka.partitions for s in chosen):
+        raise ConfigurationError(
+            f"shards are partitions 0..{settings.kafka.partitions - 1}, got {chosen}")
+    stop = {"requested": False}
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop["requested"] = True  # the current batch commits or aborts, then we leave
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    key_store = open_key_store(settings)
+    apps, writers = [], []
+    try:
+        for shard in chosen:
+            app = open_shard(settings, key_store, shard, writer=True)
+            apps.append(app)
+            writers.append(IntakeWriter(app, settings.kafka, shard, batch_size=batch_size))
+        err.write(f"serving shards {chosen} of {settings.kafka.ledger_topic} "
+                  f"from {settings.kafka.intake_topic}\n")
+        err.flush()
+        last_work = {"at": time.monotonic()}
+
+        def on_batch(shard: int, report: BatchReport) -> None:
+            last_work["at"] = time.monotonic()
+            line = {"shard": shard, "read": report.read, "recorded": report.recorded,
+                    "duplicate": report.duplicate, "rejected": report.rejected,
+                    "offset": report.last_offset}
+            if as_json:
+                out.write(orjson.dumps(line).decode() + "\n")
+                out.flush()
+            else:
+                err.write(f"shard {shard}: {report.recorded} recorded, {report.duplicate} "
+                          f"duplicate, {report.rejected} rejected (offset {report.last_offset})\n")
+                err.flush()
+
+        def should_stop() -> bool:
+            idle = max_idle_s is not None and time.monotonic() - last_work["at"] > max_idle_s
+            return stop["requested"] or idle
+
+        try:
+            run_until(writers, should_stop, on_batch)
+        except WriterFenced as fenced:
+            err.write(f"stopping: {fenced} (a newer `ledger serve` took over)\n")
+            return EXIT_FENCED
+        except BrokerError as error:
+            err.write(f"stopping: {error}; the batch in flight was aborted. Restart "
+                      "`ledger serve` (under a supervisor): it resumes at the last commit\n")
+            return EXIT_ABORTED
+    finally:
+        for writer in writers:
+            writer.close()
+        for app in apps:
+            app.close()
+        key_store.close()
+    err.write("stopped cleanly\n")
+    return 0
