@@ -12,17 +12,22 @@ from __future__ import annotations
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from tests.kafka_fixtures import load_broker_module
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -59,6 +64,10 @@ class Ledger:
 
 @pytest.fixture
 def ledger(kafka_bootstrap: str, tmp_path: Path) -> Ledger:
+    return make_ledger(kafka_bootstrap, tmp_path)
+
+
+def make_ledger(kafka_bootstrap: str, tmp_path: Path) -> Ledger:
     tag = uuid.uuid4().hex[:12]
     env = {
         **os.environ,
@@ -185,3 +194,46 @@ def test_a_second_writer_for_the_same_shards_fences_the_first(ledger: Ledger) ->
     assert b"stopping:" in first_stderr
     assert_exactly_once(ledger, workload)
 
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def restartable_broker(tmp_path: Path) -> Iterator[Any]:
+    """A broker of this test's own, on fixed ports, so it can stop and come back."""
+    module = load_broker_module()
+    broker = module.LocalKafkaBroker(
+        tmp_path / "broker", port=free_port(), controller_port=free_port(),
+        lib_dir=Path(__file__).resolve().parents[2] / "docker" / "kafka" / "target" / "lib")
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+def test_broker_stopped_and_restarted_mid_run_loses_and_doubles_nothing(
+    restartable_broker: Any, tmp_path: Path
+) -> None:
+    ledger = make_ledger(restartable_broker.bootstrap_servers, tmp_path)
+    workload = produce_acts(ledger, 10_000, seed=17)
+    # Idle longer than the outage: a writer that rides it out must not quit during it.
+    process = ledger.serve("--exit-when-idle", "30")
+    time.sleep(6.0)  # batches are committing when the broker goes away
+    restartable_broker.stop()
+    time.sleep(3.0)
+    restartable_broker.start()
+    # A supervisor's job: the writer stops when its transaction fails; start it again
+    # until it has drained the intake topic and exits idle.
+    for _ in range(5):
+        if process.poll() is None:
+            process.wait(timeout=180)
+        if process.returncode == 0:
+            break
+        process = ledger.serve("--exit-when-idle", "6")
+    else:
+        pytest.fail("the intake writer never finished after the broker came back")
+    ledger.serve_until_idle()
+    assert_exactly_once(ledger, workload)
