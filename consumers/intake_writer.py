@@ -73,8 +73,11 @@ class IntakeWriter:
         first_offset = records[0].offset
         self.recorder.begin_batch()  # 1. open the transaction
         try:
-            for record in records:  # 2. acts -> events or rejections, inside it
-                self._handle(record, report)
+            # 2. acts -> events or rejections, inside it. New keys commit when this
+            # block ends, before step 4: no event may reach readers ahead of its key.
+            with self._key_batch():
+                for record in records:
+                    self._handle(record, report)
             next_offset = records[-1].offset + 1
             self.recorder.send_offsets(  # 3. the intake offsets, inside it
                 {self.intake: OffsetAndMetadata(next_offset, "", -1)}, INTAKE_GROUP)
@@ -89,6 +92,10 @@ class IntakeWriter:
 
     def close(self) -> None:
         self.consumer.close()
+
+    def _key_batch(self) -> contextlib.AbstractContextManager[None]:
+        store = self.app.key_store
+        return store.batch() if store is not None else contextlib.nullcontext()
 
     def _handle(self, record: Any, report: BatchReport) -> None:
         act: IntakeAct | None = None

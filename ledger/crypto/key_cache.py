@@ -15,6 +15,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterator
+from contextlib import AbstractContextManager
 from uuid import UUID
 
 from ledger.crypto.keys import DataKey, DestroyedKey, KeyStore, WrappedKey, check_scopes
@@ -123,6 +124,9 @@ class CachingKeyStore:
 
     def lookup_identity(self, kind: str, value: str) -> UUID | None:
         return self.inner.lookup_identity(kind, value)
+
+    def batch(self) -> AbstractContextManager[None]:
+        return self.inner.batch()
 
     def close(self) -> None:
         self.clear()

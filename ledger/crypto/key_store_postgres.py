@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -367,6 +368,12 @@ class PostgresKeyStore:
                 (digest,),
             ).fetchone()
         return None if row is None else UUID(str(row[0]))
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        # Each write still commits on its own here (pooled connections); correct, only
+        # not faster. One transaction per batch is a possible later optimisation.
+        yield
 
     def close(self) -> None:
         self._pool.close()

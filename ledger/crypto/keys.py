@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -126,6 +127,14 @@ class KeyStore(Protocol):
 
     def lookup_identity(self, kind: str, value: str) -> UUID | None:
         """The subject bound to this identifier, or None."""
+        ...
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Many writes, one durable commit at the end (the intake writer's batch).
+
+        Commit happens when the block ends without error; an error rolls every write of
+        the block back. Callers commit the batch before anything refers to its keys.
+        """
         ...
 
     def close(self) -> None: ...

@@ -61,6 +61,8 @@ class KafkaApplicationRecorder(ApplicationRecorder):
         self._events: dict[str, list[StoredEvent]] = {}
         self._notifications: list[Notification] = []
         self._pending: list[tuple[StoredEvent, Any]] = []
+        # The open batch's events by subject: a batch may hold thousands of acts.
+        self._pending_by_subject: dict[str, list[StoredEvent]] = {}
         self._in_batch = False
         self._fenced = False
         self._producer: KafkaProducer | None = None
@@ -78,12 +80,11 @@ class KafkaApplicationRecorder(ApplicationRecorder):
         with self._lock:
             self._check_versions(stored_events)
             if self._in_batch:
-                self._pending.extend((e, self._send(e)) for e in stored_events)
+                self._add_pending(stored_events)
                 return None
             self.begin_batch()
             try:
-                futures = [self._send(e) for e in stored_events]
-                self._pending.extend(zip(stored_events, futures, strict=True))
+                self._add_pending(stored_events)
                 committed = self.commit_batch()
             except BaseException:
                 self._abort_quietly()
@@ -137,14 +138,14 @@ class KafkaApplicationRecorder(ApplicationRecorder):
             ]
             for notification in committed:
                 self._index(notification)
-            self._pending.clear()
+            self._clear_pending()
             self._in_batch = False
             return committed
 
     def abort_batch(self) -> None:
         """Aborts the open batch; nothing of it reaches the index or a reader."""
         with self._lock:
-            self._pending.clear()
+            self._clear_pending()
             self._in_batch = False
             if self._transactions is not None:
                 try:
@@ -157,6 +158,15 @@ class KafkaApplicationRecorder(ApplicationRecorder):
                     # A stuck producer cannot abort; a new one (same id) takes over.
                     self._discard_producer()
                     raise
+
+    def _add_pending(self, stored_events: Sequence[StoredEvent]) -> None:
+        for event in stored_events:
+            self._pending.append((event, self._send(event)))
+            self._pending_by_subject.setdefault(str(event.originator_id), []).append(event)
+
+    def _clear_pending(self) -> None:
+        self._pending.clear()
+        self._pending_by_subject.clear()
 
     def _abort_quietly(self) -> None:
         """Aborts after a failure without masking it (a fenced producer cannot abort)."""
@@ -184,8 +194,8 @@ class KafkaApplicationRecorder(ApplicationRecorder):
             key = str(event.originator_id)
             if key not in taken:
                 taken[key] = {e.originator_version for e in self._events.get(key, ())}
-                taken[key].update(e.originator_version for e, _ in self._pending
-                                  if str(e.originator_id) == key)
+                taken[key].update(
+                    e.originator_version for e in self._pending_by_subject.get(key, ()))
             if event.originator_version in taken[key]:
                 raise IntegrityError(
                     f"version {event.originator_version} of {key} is already recorded")
@@ -239,7 +249,7 @@ class KafkaApplicationRecorder(ApplicationRecorder):
         with self._lock:
             key = str(originator_id)
             events = list(self._events.get(key, []))
-            events += [e for e, _ in self._pending if str(e.originator_id) == key]
+            events += self._pending_by_subject.get(key, [])
         events.sort(key=lambda e: e.originator_version)
         selected = [e for e in events
                     if (gt is None or e.originator_version > gt)

@@ -26,7 +26,7 @@ from psycopg import sql
 from ledger.crypto.key_cache import CachingKeyStore
 from ledger.crypto.key_store_postgres import PostgresKeyStore
 from ledger.crypto.key_store_sqlite import SQLiteKeyStore
-from ledger.crypto.keys import KeyStore
+from ledger.crypto.keys import DataKey, KeyStore
 from ledger.crypto.master_key import AesGcmMasterKey, MasterKey
 from ledger.errors import KeyDestroyed, KeyStoreError, MasterKeyMismatch
 
@@ -71,6 +71,32 @@ class KeyStoreContract(ABC):
         ]
         assert len({key.key_id for key in keys}) == 3
         assert len({key.material for key in keys}) == 3
+
+    def test_a_batch_commits_its_writes_together(self) -> None:
+        store, subjects = self.store(), [uuid4() for _ in range(3)]
+        with store.batch():
+            keys = [store.data_key(subject, "general") for subject in subjects]
+            store.bind_identity("email", "batch@example.nl", subjects[0])
+        reopened = self.store()  # another connection sees everything the batch wrote
+        assert [reopened.key_by_id(key.key_id) for key in keys] == keys
+        assert reopened.lookup_identity("email", "batch@example.nl") == subjects[0]
+
+    def test_a_failed_batch_leaves_its_keys_unused_or_absent(self) -> None:
+        store, subject = self.store(), uuid4()
+        created: list[DataKey] = []
+
+        def batch_that_fails() -> None:
+            with store.batch():
+                created.append(store.data_key(subject, "general"))
+                raise RuntimeError("the Kafka transaction failed")
+
+        with pytest.raises(RuntimeError):
+            batch_that_fails()
+        [key] = created
+        # Either rolled back (SQLite) or kept (stores that commit each write): never a
+        # different active key for the same subject and scope afterwards.
+        again = store.data_key(subject, "general")
+        assert again.key_id == key.key_id or store.key_by_id(key.key_id) is None
 
     def test_key_by_id_returns_the_key_or_none(self) -> None:
         store = self.store()
