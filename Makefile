@@ -52,8 +52,12 @@ typecheck:
 pytest:
 	$(BIN)/pytest -v --durations=10
 
+# Benchmarks print numbers and ratios; they never fail a build. 100k subjects takes minutes:
+# `$(BIN)/python bench/bench_projections.py --subjects 10000 100000` for the full run.
 bench: install-test kafka-jars
 	$(BIN)/python bench/bench_crypto.py
+	$(BIN)/python bench/bench_kafka.py
+	$(BIN)/python bench/bench_projections.py --subjects 10000
 
 clean:
 	rm -rf $(VENV) docker/kafka/target .mypy_cache .ruff_cache .pytest_cache
