@@ -13,7 +13,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import astuple
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -26,13 +25,10 @@ from projections.errors import PositionMoved, ProjectionError
 from projections.rows import (
     AuditRow,
     Changes,
-    DisclosureRow,
-    RequestRow,
-    RopaRow,
-    ScheduleRow,
     ValueRow,
 )
 from projections.store import STORE_SCHEMA, TABLES
+from projections.store_reads import StoreReads
 
 _T = 'TEXT COLLATE "C"'
 _DDL = """
@@ -94,8 +90,10 @@ DIALECT = sql.Dialect(
 )
 
 
-class PostgresProjectionStore:
+class PostgresProjectionStore(StoreReads):
     """``ProjectionStore`` in one schema of a PostgreSQL database."""
+
+    dialect = DIALECT
 
     def __init__(self, dsn: str, *, schema: str = "ledger_projections") -> None:
         self.schema = schema
@@ -206,36 +204,6 @@ class PostgresProjectionStore:
         text = (f"SELECT {sql.VALUE_COLUMNS} FROM value_log WHERE subject_id = %s"  # noqa: S608
                 " ORDER BY notification_id, field, category")
         return [sql.value_row(DIALECT, r) for r in self._fetch(text, (subject_id,))]
-
-    def disclosure_rows(
-        self, *, recipient: str | None = None, subject_id: UUID | None = None
-    ) -> list[DisclosureRow]:
-        text, params = sql.disclosure_query(DIALECT, recipient, subject_id)
-        return [sql.disclosure_row(DIALECT, r) for r in self._fetch(text, params)]
-
-    def schedule_rows(
-        self, *, until: datetime | None = None, subject_id: UUID | None = None,
-        include_untriggered: bool = True,
-    ) -> list[ScheduleRow]:
-        text, params = sql.schedule_query(DIALECT, until, subject_id, include_untriggered)
-        return [sql.schedule_row(DIALECT, r) for r in self._fetch(text, params)]
-
-    def request_rows(
-        self, *, open_only: bool = True, subject_id: UUID | None = None
-    ) -> list[RequestRow]:
-        text, params = sql.request_query(DIALECT, open_only, subject_id)
-        return [sql.request_row(DIALECT, r) for r in self._fetch(text, params)]
-
-    def ropa_rows(self) -> list[RopaRow]:
-        text = sql.SNAPSHOT_QUERIES["ropa"][0]
-        return [sql.ropa_row(DIALECT, r) for r in self._fetch(text, ())]
-
-    def snapshot(self) -> dict[str, list[tuple[object, ...]]]:
-        return {
-            table: [astuple(convert(DIALECT, r))  # type: ignore[call-overload]
-                    for r in self._fetch(text, ())]
-            for table, (text, convert) in sql.SNAPSHOT_QUERIES.items()
-        }
 
     # -- plumbing ----------------------------------------------------------------------
 

@@ -19,7 +19,6 @@ import sqlite3
 import threading
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import astuple
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,13 +29,10 @@ from projections.errors import PositionMoved, ProjectionError
 from projections.rows import (
     AuditRow,
     Changes,
-    DisclosureRow,
-    RequestRow,
-    RopaRow,
-    ScheduleRow,
     ValueRow,
 )
 from projections.store import STORE_SCHEMA, TABLES
+from projections.store_reads import StoreReads
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS projection_meta (
@@ -103,8 +99,10 @@ DIALECT = sql.Dialect(
 _LOAD_CHUNK = 500
 
 
-class SQLiteProjectionStore:
+class SQLiteProjectionStore(StoreReads):
     """``ProjectionStore`` on a SQLite file, created 0600 if missing."""
+
+    dialect = DIALECT
 
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 30.0) -> None:
         self.path = Path(path)
@@ -226,36 +224,6 @@ class SQLiteProjectionStore:
         text = (f"SELECT {sql.VALUE_COLUMNS} FROM value_log WHERE subject_id = ?"  # noqa: S608
                 " ORDER BY notification_id, field, category")
         return [sql.value_row(DIALECT, r) for r in self._fetch(text, (subject_id.bytes,))]
-
-    def disclosure_rows(
-        self, *, recipient: str | None = None, subject_id: UUID | None = None
-    ) -> list[DisclosureRow]:
-        text, params = sql.disclosure_query(DIALECT, recipient, subject_id)
-        return [sql.disclosure_row(DIALECT, r) for r in self._fetch(text, params)]
-
-    def schedule_rows(
-        self, *, until: datetime | None = None, subject_id: UUID | None = None,
-        include_untriggered: bool = True,
-    ) -> list[ScheduleRow]:
-        text, params = sql.schedule_query(DIALECT, until, subject_id, include_untriggered)
-        return [sql.schedule_row(DIALECT, r) for r in self._fetch(text, params)]
-
-    def request_rows(
-        self, *, open_only: bool = True, subject_id: UUID | None = None
-    ) -> list[RequestRow]:
-        text, params = sql.request_query(DIALECT, open_only, subject_id)
-        return [sql.request_row(DIALECT, r) for r in self._fetch(text, params)]
-
-    def ropa_rows(self) -> list[RopaRow]:
-        text = sql.SNAPSHOT_QUERIES["ropa"][0]
-        return [sql.ropa_row(DIALECT, r) for r in self._fetch(text, ())]
-
-    def snapshot(self) -> dict[str, list[tuple[object, ...]]]:
-        return {
-            table: [astuple(convert(DIALECT, r))  # type: ignore[call-overload]
-                    for r in self._fetch(text, ())]
-            for table, (text, convert) in sql.SNAPSHOT_QUERIES.items()
-        }
 
     # -- plumbing ----------------------------------------------------------------------
 
