@@ -16,6 +16,9 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ledger.crypto.aead import KEY_SIZE
 from ledger.crypto.master_key import MasterKey
 
 # Scope names and identity kinds are stored and printed in clear, so they are kept to
@@ -29,6 +32,14 @@ class DataKey:
     subject_id: UUID
     scope: str
     material: bytes = field(repr=False)
+    # Keyed once: a replay opens every value of a subject with the same key. It lives
+    # exactly as long as the key does, so a shred that evicts the key evicts it too.
+    cipher: AESGCM = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if len(self.material) != KEY_SIZE:
+            raise ValueError(f"a data key must be {KEY_SIZE} bytes, got {len(self.material)}")
+        object.__setattr__(self, "cipher", AESGCM(self.material))
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,10 @@ import os
 from pathlib import Path
 from typing import NoReturn, Protocol, runtime_checkable
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 from ledger.config import Settings
-from ledger.crypto.aead import KEY_SIZE, associated_data, seal, unseal
+from ledger.crypto.aead import KEY_SIZE, associated_data, seal_with, unseal_with
 from ledger.errors import ConfigurationError
 
 MASTER_KEY_FILE_NAME = "master.key"
@@ -49,7 +51,7 @@ class MasterKey(Protocol):
 class AesGcmMasterKey:
     """A master key held in memory: 32 bytes, wrapping with AES-256-GCM."""
 
-    __slots__ = ("_fingerprint", "_material")
+    __slots__ = ("_cipher", "_fingerprint", "_material")
 
     def __init__(self, material: bytes) -> None:
         if len(material) != KEY_SIZE:
@@ -61,6 +63,7 @@ class AesGcmMasterKey:
         # Domain-separated so the fingerprint is never an input any other use hashes.
         digest = hashlib.sha256(_FINGERPRINT_LABEL + self._material).hexdigest()
         self._fingerprint = digest[:16]
+        self._cipher = AESGCM(self._material)  # keyed once: a replay unwraps many keys
 
     @classmethod
     def random(cls) -> AesGcmMasterKey:
@@ -72,10 +75,10 @@ class AesGcmMasterKey:
         return self._fingerprint
 
     def wrap(self, material: bytes, aad: bytes) -> bytes:
-        return seal(self._material, material, associated_data(_WRAP_LABEL, aad))
+        return seal_with(self._cipher, material, associated_data(_WRAP_LABEL, aad))
 
     def unwrap(self, wrapped: bytes, aad: bytes) -> bytes:
-        return unseal(self._material, wrapped, associated_data(_WRAP_LABEL, aad))
+        return unseal_with(self._cipher, wrapped, associated_data(_WRAP_LABEL, aad))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(fingerprint={self._fingerprint!r})"

@@ -21,7 +21,12 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import get_topic, resolve_topic
 
-from ledger.crypto.aead import seal, unseal, versioned_field_aad
+from ledger.crypto.aead import (
+    complete_field_aad,
+    seal_with,
+    unseal_with,
+    versioned_event_aad,
+)
 from ledger.crypto.keys import KeyStore
 from ledger.domain.values import Erased, PersonalValue, PersonalValues
 from ledger.errors import TamperedCiphertext
@@ -78,18 +83,24 @@ class EncryptingMapper(Mapper[UUID]):
 
     def open_value(self, sealed: SealedValue) -> PersonalValue:
         """The plaintext of one sealed value, or ``Erased`` once its key is destroyed."""
-        key = self.key_store.key_by_id(sealed.key_id)
+        event_aad = versioned_event_aad(sealed.subject_id, sealed.subject_id, sealed.version)
+        return self._open(sealed.subject_id, sealed.version, event_aad,
+                          f"{sealed.field}.{sealed.category}", scope=sealed.scope,
+                          key_id=sealed.key_id, blob=sealed.blob)
+
+    def _open(
+        self, subject_id: UUID, version: int, event_aad: bytes, path: str, *,
+        scope: str, key_id: UUID, blob: bytes,
+    ) -> PersonalValue:
+        key = self.key_store.key_by_id(key_id)
         if key is None:
-            return Erased(sealed.scope)
-        aad = versioned_field_aad(sealed.subject_id, sealed.subject_id, sealed.version,
-                                  f"{sealed.field}.{sealed.category}")
+            return Erased(scope)
         try:
-            return unseal(key.material, sealed.blob, aad).decode("utf-8")
+            return unseal_with(key.cipher, blob, complete_field_aad(event_aad, path)
+                               ).decode("utf-8")
         except TamperedCiphertext as error:
-            raise TamperedCiphertext(
-                f"subject {sealed.subject_id} v{sealed.version} "
-                f"{sealed.field}.{sealed.category}: {error}"
-            ) from error
+            raise TamperedCiphertext(f"subject {subject_id} v{version} {path}: {error}"
+                                     ) from error
 
     def _to_domain_event(
         self, stored_event: StoredEvent, *, decrypt: bool
@@ -101,11 +112,12 @@ class EncryptingMapper(Mapper[UUID]):
             subject_id = UUID(str(subject_id))
         version = stored_event.originator_version
         for name in getattr(cls, "personal_fields", ()):
-            sealed = self._sealed(subject_id, version, name, state[name], state["scopes"])
-            state[name] = (
-                PersonalValues({c: self.open_value(s) for c, s in sealed.items()})
-                if decrypt else sealed
-            )
+            if decrypt:
+                state[name] = self._open_all(subject_id, version, name, state[name],
+                                             state["scopes"])
+            else:
+                state[name] = self._sealed(subject_id, version, name, state[name],
+                                           state["scopes"])
         state["originator_id"] = subject_id
         state["originator_version"] = version
         class_version = getattr(cls, "class_version", 1)
@@ -117,20 +129,34 @@ class EncryptingMapper(Mapper[UUID]):
         object.__setattr__(event, "__dict__", state)
         return cast(DomainEventProtocol[UUID], event)
 
+    def _open_all(
+        self, subject_id: UUID, version: int, field_name: str,
+        envelopes: dict[str, dict[str, str]], scopes: dict[str, str],
+    ) -> PersonalValues:
+        # The replay path: no SealedValue per value, and the event's share of the
+        # associated data framed once.
+        event_aad = versioned_event_aad(subject_id, subject_id, version)
+        return PersonalValues({
+            category: self._open(subject_id, version, event_aad, f"{field_name}.{category}",
+                                 scope=scopes[category], key_id=UUID(envelope[_KEY]),
+                                 blob=base64.b64decode(envelope[_CIPHERTEXT]))
+            for category, envelope in envelopes.items()
+        })
+
     def _seal_all(
         self, subject_id: UUID, version: int, field_name: str, values: PersonalValues,
         scopes: dict[str, str],
     ) -> dict[str, dict[str, str]]:
         sealed = {}
+        event_aad = versioned_event_aad(subject_id, subject_id, version)
         for category, value in values.items():
             if isinstance(value, Erased):
                 raise TamperedCiphertext(
                     f"subject {subject_id} v{version}: an erased value cannot be recorded"
                 )
             key = self.key_store.data_key(subject_id, scopes[category])
-            aad = versioned_field_aad(subject_id, subject_id, version,
-                                      f"{field_name}.{category}")
-            blob = seal(key.material, value.encode("utf-8"), aad)
+            aad = complete_field_aad(event_aad, f"{field_name}.{category}")
+            blob = seal_with(key.cipher, value.encode("utf-8"), aad)
             sealed[category] = {
                 _KEY: key.key_id.hex,
                 _CIPHERTEXT: base64.b64encode(blob).decode("ascii"),

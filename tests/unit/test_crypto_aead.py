@@ -6,6 +6,7 @@ import os
 from uuid import UUID, uuid4
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,9 +17,13 @@ from ledger.crypto.aead import (
     SEALED_OVERHEAD,
     TAG_SIZE,
     associated_data,
+    complete_field_aad,
     event_field_aad,
     seal,
+    seal_with,
     unseal,
+    unseal_with,
+    versioned_event_aad,
     versioned_field_aad,
 )
 from ledger.errors import LedgerError, TamperedCiphertext
@@ -120,6 +125,27 @@ def test_versioned_ciphertext_moved_elsewhere_fails(moved_to: bytes) -> None:
     assert unseal(KEY, blob, versioned_field_aad(SUBJECT, SUBJECT, 3, "name")) == PLAINTEXT
     with pytest.raises(TamperedCiphertext):
         unseal(KEY, blob, moved_to)
+
+
+@given(version=st.integers(min_value=-(2**63), max_value=2**63 - 1),
+       field_name=st.text(max_size=40))
+def test_fast_versioned_framing_equals_the_generic_framing(version: int,
+                                                           field_name: str) -> None:
+    # Values already in the immutable log were sealed with the generic framing.
+    generic = associated_data("ledger.field.by-aggregate-version.v1",
+                              SUBJECT, OTHER_SUBJECT, version, field_name)
+    assert versioned_field_aad(SUBJECT, OTHER_SUBJECT, version, field_name) == generic
+    event_aad = versioned_event_aad(SUBJECT, OTHER_SUBJECT, version)
+    assert complete_field_aad(event_aad, field_name) == generic
+
+
+def test_keyed_cipher_variants_interoperate_with_the_key_variants() -> None:
+    cipher = AESGCM(KEY)
+    aad = versioned_field_aad(SUBJECT, SUBJECT, 3, "name")
+    assert unseal(KEY, seal_with(cipher, PLAINTEXT, aad), aad) == PLAINTEXT
+    assert unseal_with(cipher, seal(KEY, PLAINTEXT, aad), aad) == PLAINTEXT
+    with pytest.raises(TamperedCiphertext):
+        unseal_with(AESGCM(bytes(KEY_SIZE)), seal(KEY, PLAINTEXT, aad), aad)
 
 
 def test_the_two_kinds_of_event_reference_never_collide() -> None:
