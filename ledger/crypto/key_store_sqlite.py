@@ -130,20 +130,27 @@ class SQLiteKeyStore:
             row = self._db.execute(select, args).fetchone()
             if row is not None:
                 return self._unwrap(row)
+            if self._batch_depth:
+                # batch() holds the write lock and checked the master when it began:
+                # nothing can have changed since the read above.
+                return self._insert_key(subject_id, scope)
             with self._transaction():
                 self._check_current_master()
                 # Another process may have created it since the first read.
                 row = self._db.execute(select, args).fetchone()
                 if row is not None:
                     return self._unwrap(row)
-                key = new_data_key(subject_id, scope)
-                self._db.execute(
-                    "INSERT INTO data_keys (key_id, subject_id, scope, active, wrapped,"
-                    " master_fingerprint, created_at) VALUES (?, ?, ?, 1, ?, ?, ?)",
-                    (key.key_id.bytes, subject_id.bytes, scope, wrap_data_key(self._master, key),
-                     self._master.fingerprint, _now()),
-                )
-                return key
+                return self._insert_key(subject_id, scope)
+
+    def _insert_key(self, subject_id: UUID, scope: str) -> DataKey:
+        key = new_data_key(subject_id, scope)
+        self._db.execute(
+            "INSERT INTO data_keys (key_id, subject_id, scope, active, wrapped,"
+            " master_fingerprint, created_at) VALUES (?, ?, ?, 1, ?, ?, ?)",
+            (key.key_id.bytes, subject_id.bytes, scope, wrap_data_key(self._master, key),
+             self._master.fingerprint, _now()),
+        )
+        return key
 
     def key_by_id(self, key_id: UUID) -> DataKey | None:
         with self._locked("read a data key"):
@@ -299,23 +306,25 @@ class SQLiteKeyStore:
             check_name(scope, "scope")
         digest = identity_digest(self._lookup_secret, kind, value)
         with self._locked("bind an identity"), self._transaction():
+            # Most bindings are new: one statement then, and a read only on conflict.
+            inserted = self._db.execute(
+                "INSERT INTO identities (digest, subject_id, scope) VALUES (?, ?, ?)"
+                " ON CONFLICT (digest) DO NOTHING",
+                (digest, subject_id.bytes, scope),
+            ).rowcount
+            if inserted:
+                return
             row = self._db.execute(
                 "SELECT subject_id, scope FROM identities WHERE digest = ?", (digest,)
             ).fetchone()
-            if row is None:
-                self._db.execute(
-                    "INSERT INTO identities (digest, subject_id, scope) VALUES (?, ?, ?)",
-                    (digest, subject_id.bytes, scope),
-                )
-            elif row[0] == subject_id.bytes:
-                if row[1] != scope:
-                    self._db.execute(
-                        "UPDATE identities SET scope = ? WHERE digest = ?", (scope, digest)
-                    )
-            else:
+            if row[0] != subject_id.bytes:
                 raise KeyStoreError(
                     f"this {kind} identity is already bound to another subject; "
                     "look it up with lookup_identity"
+                )
+            if row[1] != scope:
+                self._db.execute(
+                    "UPDATE identities SET scope = ? WHERE digest = ?", (scope, digest)
                 )
 
     def lookup_identity(self, kind: str, value: str) -> UUID | None:
@@ -441,6 +450,7 @@ class SQLiteKeyStore:
         # One fsync per intake batch instead of one per new key or identity: durable
         # commits were what bounded the intake writer.
         with self._locked("write a batch"), self._transaction():
+            self._check_current_master()  # once for the batch, not per new key
             self._batch_depth += 1
             try:
                 yield
