@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Any
 from uuid import UUID
 
+import fastjsonschema
 import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
@@ -49,18 +50,39 @@ def _validator() -> Draft202012Validator:
 
 
 @cache
-def _validator_for(act_type: str) -> Draft202012Validator:
-    """The schema of one act type, flattened: the full schema's if/then chain makes the
-    validator try every type's branch for every act, which dominated intake time."""
+def _flat_schema(act_type: str) -> dict[str, Any]:
+    """The schema of one act type, flattened: the full schema's if/then chain makes a
+    validator try every type's branch for every act."""
     schema = act_schema()
     branch = schema["$defs"][act_type]
-    flat = {
+    return {
         "type": "object",
         "required": [*schema["required"], *branch["required"]],
         "properties": {**schema["properties"], **branch["properties"]},
         "additionalProperties": False,
     }
-    return Draft202012Validator(flat)
+
+
+@cache
+def _fast_check_for(act_type: str) -> Callable[[Any], Any]:
+    """The flattened schema compiled to Python code: about 20 times faster than
+    interpreting it, which mattered because every act is checked. It only decides;
+    ``_validator`` explains a refusal (and a test holds the two to the same verdicts)."""
+    flat = {"$schema": "http://json-schema.org/draft-07/schema#", **_flat_schema(act_type)}
+    check: Callable[[Any], Any] = fastjsonschema.compile(flat)
+    return check
+
+
+def is_valid_act(document: Mapping[str, Any]) -> bool:
+    """The fast verdict: does ``document`` satisfy the schema of its act type?"""
+    act_type = document.get("type")
+    if not isinstance(act_type, str) or act_type not in act_schema()["$defs"]:
+        return False
+    try:
+        _fast_check_for(act_type)(document)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
 
 
 def parse_act(raw: bytes | str) -> IntakeAct:
@@ -78,9 +100,7 @@ def parse_act(raw: bytes | str) -> IntakeAct:
 
 
 def act_from_document(document: Mapping[str, Any]) -> IntakeAct:
-    act_type = document.get("type")
-    known = isinstance(act_type, str) and act_type in act_schema()["$defs"]
-    if not known or not _validator_for(act_type).is_valid(document):
+    if not is_valid_act(document):
         # The slow, thorough validator explains what is wrong; the fast one only decides.
         errors = sorted(_validator().iter_errors(document), key=_error_order)
         if errors:

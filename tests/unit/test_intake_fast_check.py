@@ -1,0 +1,71 @@
+"""The compiled fast check and the thorough validator must give every act one verdict.
+
+Intake accepts on the fast check alone, so a document it passes that the shipped
+schema refuses would be let in unchecked. The corpus is the demo's acts (every kind
+of act it tells) and mutations of them: values of other types and lengths, fields
+removed and fields added, at any depth.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from consumers.cli_demo import Scenario
+from ledger.intake.acts import _validator, act_schema, is_valid_act
+
+DEMO_ACTS = [step.act for step in Scenario().steps() if step.act is not None]
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+    | st.text(max_size=20) | st.sampled_from(["", "x" * 300, "contact", "2025-01-01"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=3),
+    max_leaves=6,
+)
+
+
+def _paths(document: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix] if prefix else []
+    if isinstance(document, dict):
+        for key, value in document.items():
+            found += _paths(value, (*prefix, key))
+    elif isinstance(document, list):
+        for index, value in enumerate(document):
+            found += _paths(value, (*prefix, index))
+    return found
+
+
+def _parent(document: Any, path: tuple[Any, ...]) -> Any:
+    for step in path[:-1]:
+        document = document[step]
+    return document
+
+
+def test_the_corpus_holds_valid_acts_of_many_types() -> None:
+    assert all(is_valid_act(act) and _validator().is_valid(act) for act in DEMO_ACTS)
+    assert len({act["type"] for act in DEMO_ACTS}) >= 8
+    # A wrong verdict must be possible: an unknown type fails both.
+    assert not is_valid_act({**DEMO_ACTS[0], "type": "made-up"})
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.data(), act_index=st.integers(0, len(DEMO_ACTS) - 1),
+       mutation=st.sampled_from(["replace", "delete", "add"]))
+def test_fast_and_thorough_verdicts_agree(data: st.DataObject, act_index: int,
+                                          mutation: str) -> None:
+    document = copy.deepcopy(DEMO_ACTS[act_index])
+    path = data.draw(st.sampled_from(_paths(document)))
+    parent = _parent(document, path)
+    if mutation == "replace":
+        parent[path[-1]] = data.draw(json_values)
+    elif mutation == "delete":
+        del parent[path[-1]]
+    elif isinstance(parent, dict):
+        known = [*act_schema()["properties"], "colour"]
+        parent[data.draw(st.sampled_from(known) | st.text(max_size=8))] = data.draw(
+            json_values)
+    assert is_valid_act(document) == _validator().is_valid(document)
