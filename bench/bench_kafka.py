@@ -2,13 +2,15 @@
 
 Ingest: acts on the intake topic -> the intake writer of one shard (schema and policy
 check, encryption under per-subject keys, aggregate, transactional produce with the
-intake offsets) -> the ledger topic. Its baseline: a plain idempotent kafka-python
-producer sending the very records the ledger wrote (same keys, values, headers).
+intake offsets) -> the ledger topic. Its baseline: a plain kafka-python producer with
+the writer's own tuning (``PRODUCER_TUNING``) sending the very records the ledger wrote
+(same keys, values, headers). Every act is of a new subject: a new key, a new identity
+binding and two events each, the ledger's most expensive kind of act.
 
 Replay: the Kafka recorder rebuilding its index from the ledger topic and the mapper
 decrypting every event, against a plain read_committed consumer of the same topic.
 
-    python bench/bench_kafka.py [--acts 20000] [--batch-size 1000] [--json]
+    python bench/bench_kafka.py [--acts 20000] [--batch-size 1000] [--rounds 3] [--json]
 
 Starts its own broker from docker/kafka unless LEDGER_BENCH_KAFKA_BOOTSTRAP is set.
 """
@@ -26,6 +28,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import orjson
@@ -37,7 +40,10 @@ sys.path.insert(0, str(ROOT))
 from consumers.composition import open_key_store, open_shard  # noqa: E402
 from consumers.intake_writer import IntakeWriter  # noqa: E402
 from ledger.config import KafkaSettings, Settings  # noqa: E402
+from ledger.crypto.key_cache import CachingKeyStore  # noqa: E402
+from ledger.crypto.keys import KeyStore  # noqa: E402
 from ledger.kafka.admin import TopicSpec, ensure_topics, required_topic_specs  # noqa: E402
+from ledger.kafka.recorder import PRODUCER_TUNING  # noqa: E402
 
 
 def log(message: str) -> None:
@@ -92,7 +98,39 @@ def read_all(bootstrap: str, topic: str) -> list[Any]:
     return records
 
 
-def run(count: int, batch_size: int) -> dict[str, Any]:
+def raw_produce(bootstrap: str, records: list[Any]) -> float:
+    """Seconds for a plain producer, tuned exactly as the ledger's, to send ``records``."""
+    topic = f"bench-raw-{uuid.uuid4().hex[:8]}"
+    ensure_topics(bootstrap, [TopicSpec(topic, 1, 1)])
+    raw = KafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_TUNING)
+    started = time.perf_counter()
+    for record in records:
+        raw.send(topic, key=record.key, value=record.value, headers=record.headers)
+    raw.flush()
+    elapsed = time.perf_counter() - started
+    raw.close()
+    return elapsed
+
+
+def replay(settings: Settings, key_store: KeyStore, expected: int) -> tuple[float, float]:
+    """Seconds to rebuild a reader's index, and to that add decrypting every event.
+
+    A fresh key cache each time: a replay starts cold, unwrapping each subject's key once.
+    """
+    cold = CachingKeyStore(key_store, max_age=30.0)
+    started = time.perf_counter()
+    reader = open_shard(settings, cold, 0, writer=False)
+    notifications = reader.recorder.select_notifications(None, limit=expected + 1)
+    index_s = time.perf_counter() - started
+    events = [reader.mapper.to_domain_event(n) for n in notifications]
+    replay_s = time.perf_counter() - started
+    reader.close()
+    if len(events) != expected:
+        raise SystemExit(f"replay read {len(events)} events, the ledger holds {expected}")
+    return index_s, replay_s
+
+
+def run(count: int, batch_size: int, rounds: int) -> dict[str, Any]:
     with broker() as bootstrap, tempfile.TemporaryDirectory() as data:
         tag = uuid.uuid4().hex[:8]
         kafka = KafkaSettings(bootstrap_servers=bootstrap, ledger_topic=f"bench-ledger-{tag}",
@@ -102,7 +140,7 @@ def run(count: int, batch_size: int) -> dict[str, Any]:
         ensure_topics(bootstrap, required_topic_specs(kafka))
 
         log(f"producing {count} acts to the intake topic ...")
-        upstream = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, acks="all")
+        upstream = KafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_TUNING)
         for key, value in acts(count):
             upstream.send(kafka.intake_topic, key=key, value=value)
         upstream.flush()
@@ -124,44 +162,41 @@ def run(count: int, batch_size: int) -> dict[str, Any]:
 
         written = read_all(bootstrap, kafka.ledger_topic)
         payload = sum(len(r.value) + len(r.key) for r in written)
-        log(f"raw produce of the same {len(written)} records ({payload / 1e6:.1f} MB) ...")
-        raw_topic = f"bench-raw-{tag}"
-        ensure_topics(bootstrap, [TopicSpec(raw_topic, 1, 1)])
-        raw = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all",
-                            enable_idempotence=True)
-        started = time.perf_counter()
-        for record in written:
-            raw.send(raw_topic, key=record.key, value=record.value, headers=record.headers)
-        raw.flush()
-        raw_produce_s = time.perf_counter() - started
-        raw.close()
-
-        log("replaying the ledger topic through the recorder and the mapper ...")
-        started = time.perf_counter()
-        reader = open_shard(settings, key_store, 0, writer=False)
-        notifications = reader.recorder.select_notifications(None, limit=len(written) + 1)
-        index_s = time.perf_counter() - started
-        events = [reader.mapper.to_domain_event(n) for n in notifications]
-        replay_s = time.perf_counter() - started
-        reader.close()
+        # Ingest consumes the intake topic, so it runs once; each baseline and the
+        # replay run ``rounds`` times, interleaved, and the medians are compared.
+        produce_s, consume_s, index_s, replay_s = [], [], [], []
+        for round_no in range(1, rounds + 1):
+            log(f"round {round_no}/{rounds}: raw produce of the same {len(written)} records "
+                f"({payload / 1e6:.1f} MB), raw consume, replay ...")
+            produce_s.append(raw_produce(bootstrap, written))
+            started = time.perf_counter()
+            raw_records = read_all(bootstrap, kafka.ledger_topic)
+            consume_s.append(time.perf_counter() - started)
+            if len(raw_records) != len(written):
+                raise SystemExit("raw consume read another number of records")
+            index, whole = replay(settings, key_store, len(written))
+            index_s.append(index)
+            replay_s.append(whole)
         key_store.close()
 
-        log("raw consume of the ledger topic ...")
-        started = time.perf_counter()
-        raw_records = read_all(bootstrap, kafka.ledger_topic)
-        raw_consume_s = time.perf_counter() - started
-        assert len(raw_records) == len(events) == len(written)
-
+    raw_produce_s, raw_consume_s = median(produce_s), median(consume_s)
+    events = len(written)
     return {
-        "acts": count, "records": len(written), "bytes": payload,
+        "acts": count, "records": events, "bytes": payload, "rounds": rounds,
+        "producer_tuning": PRODUCER_TUNING,
         "ingest_acts_per_s": round(count / ingest_s),
         "raw_produce_acts_per_s": round(count / raw_produce_s),
         "ingest_ratio": round(raw_produce_s / ingest_s, 3),
-        "replay_events_per_s": round(len(events) / replay_s),
-        "raw_consume_events_per_s": round(len(raw_records) / raw_consume_s),
-        "replay_ratio": round(raw_consume_s / replay_s, 3),
-        "index_rebuild_events_per_s": round(len(events) / index_s),
-        "index_rebuild_ratio": round(raw_consume_s / index_s, 3),
+        "replay_events_per_s": round(events / median(replay_s)),
+        "raw_consume_events_per_s": round(events / raw_consume_s),
+        "replay_ratio": round(raw_consume_s / median(replay_s), 3),
+        "index_rebuild_events_per_s": round(events / median(index_s)),
+        "index_rebuild_ratio": round(raw_consume_s / median(index_s), 3),
+        "spread": {
+            "raw_produce_s": [round(x, 3) for x in produce_s],
+            "raw_consume_s": [round(x, 3) for x in consume_s],
+            "replay_s": [round(x, 3) for x in replay_s],
+        },
     }
 
 
@@ -170,9 +205,11 @@ def main() -> None:
     # Small runs flatter the ratios: raw consume's fixed start-up cost dominates them.
     parser.add_argument("--acts", type=int, default=20_000)
     parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="repeats of the baselines and the replay (medians are compared)")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     args = parser.parse_args()
-    result = run(args.acts, args.batch_size)
+    result = run(args.acts, args.batch_size, args.rounds)
     if args.json:
         print(json.dumps(result))
         return
@@ -185,6 +222,8 @@ def main() -> None:
     print(f"  of which the recorder's index rebuild alone: "
           f"{result['index_rebuild_events_per_s']:,} events/s; "
           f"ratio {result['index_rebuild_ratio']}")
+    print(f"  (medians of {result['rounds']} rounds; producer tuning on both sides: "
+          f"{result['producer_tuning']})")
 
 
 if __name__ == "__main__":
