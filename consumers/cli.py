@@ -28,7 +28,7 @@ from consumers.cli_read import (
 )
 from consumers.cli_record import open_source, run_record
 from consumers.cli_serve import ensure, serve
-from consumers.composition import open_ledger
+from consumers.composition import open_kafka_reading, open_ledger
 from consumers.projector import open_projection_store, open_reader
 from ledger.application import LedgerApplication
 from ledger.config import Settings
@@ -144,6 +144,10 @@ def _keys(args: argparse.Namespace, settings: Settings) -> int:
 def _reading(settings: Settings) -> Iterator[tuple[LedgerApplication, LedgerReader]]:
     """The ledger and a reader over projections caught up with it."""
     progress = ProgressReporter(sys.stderr, "catching up") if sys.stderr.isatty() else None
+    if settings.backend == "kafka":
+        with open_kafka_reading(settings, progress) as (app, reader):
+            yield app, reader
+        return
     with open_ledger(settings) as app, open_reader(settings, app, progress) as reader:
         yield app, reader
 

@@ -1,4 +1,10 @@
-"""`ledger serve` (the intake writers) and `ledger topics ensure`."""
+"""`ledger serve` (the intake writers and the projectors) and `ledger topics ensure`.
+
+Each shard's projections are caught up from its writer right after each batch the
+writer commits, in the same loop: a batch is visible to DSAR handlers as soon as it is
+recorded, and after a crash the projector resumes at the last batch it committed (its
+position is committed with its rows), so nothing is projected twice or skipped.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +18,15 @@ import orjson
 
 from consumers.composition import open_key_store, open_shard
 from consumers.intake_writer import BatchReport, IntakeWriter, run_until
+from consumers.projector import catch_up, open_projection_store, projector_for
+from ledger.application import LedgerApplication
 from ledger.config import Settings
 from ledger.errors import BrokerError, ConfigurationError
 from ledger.kafka.admin import ensure_topics, required_topic_specs
 from ledger.kafka.transactions import WriterFenced
+from projections.errors import ProjectionError
+from projections.projector import Projector
+from projections.store import ProjectionStore
 
 # A writer fenced by a newer one of the same shard exits with its own code, so a
 # supervisor can tell "replaced" from "crashed".
@@ -32,6 +43,36 @@ def ensure(settings: Settings, out: IO[str], *, as_json: bool) -> int:
         out.write(f"created: {', '.join(report.created) or 'none'}; "
                   f"already there and as required: {', '.join(report.already_existed) or 'none'}\n")
     return 0
+
+
+class ShardProjections:
+    """Each served shard's projector and store, fed from the shard's writer."""
+
+    def __init__(self, settings: Settings, err: IO[str]) -> None:
+        self.settings = settings
+        self.err = err
+        self._shards: dict[int, tuple[LedgerApplication, Projector, ProjectionStore]] = {}
+
+    def add(self, shard: int, app: LedgerApplication) -> None:
+        store = open_projection_store(self.settings, shard)
+        self._shards[shard] = (app, projector_for(app), store)
+        self.catch_up(shard)
+
+    def catch_up(self, shard: int) -> int:
+        """The shard's projected position after projecting what its writer committed."""
+        app, projector, store = self._shards[shard]
+        try:
+            return catch_up(app.recorder, projector, store).position
+        except ProjectionError as error:
+            # Intake goes on: the acts are recorded, and the projector resumes at the
+            # failing event once it is fixed (the message names no value).
+            position = store.position()
+            self.err.write(f"shard {shard}: projections stopped at {position}: {error}\n")
+            return position
+
+    def close(self) -> None:
+        for _, _, store in self._shards.values():
+            store.close()
 
 
 def serve(settings: Settings, shards: Sequence[int] | None, batch_size: int,
@@ -51,11 +92,13 @@ def serve(settings: Settings, shards: Sequence[int] | None, batch_size: int,
     signal.signal(signal.SIGINT, request_stop)
     key_store = open_key_store(settings)
     apps, writers = [], []
+    projections = ShardProjections(settings, err)
     try:
         for shard in chosen:
             app = open_shard(settings, key_store, shard, writer=True)
             apps.append(app)
             writers.append(IntakeWriter(app, settings.kafka, shard, batch_size=batch_size))
+            projections.add(shard, app)  # catches up what earlier runs did not project
         err.write(f"serving shards {chosen} of {settings.kafka.ledger_topic} "
                   f"from {settings.kafka.intake_topic}\n")
         err.flush()
@@ -63,15 +106,17 @@ def serve(settings: Settings, shards: Sequence[int] | None, batch_size: int,
 
         def on_batch(shard: int, report: BatchReport) -> None:
             last_work["at"] = time.monotonic()
+            projected = projections.catch_up(shard)
             line = {"shard": shard, "read": report.read, "recorded": report.recorded,
                     "duplicate": report.duplicate, "rejected": report.rejected,
-                    "offset": report.last_offset}
+                    "offset": report.last_offset, "projected": projected}
             if as_json:
                 out.write(orjson.dumps(line).decode() + "\n")
                 out.flush()
             else:
                 err.write(f"shard {shard}: {report.recorded} recorded, {report.duplicate} "
-                          f"duplicate, {report.rejected} rejected (offset {report.last_offset})\n")
+                          f"duplicate, {report.rejected} rejected (offset {report.last_offset}; "
+                          f"projected to {projected})\n")
                 err.flush()
 
         def should_stop() -> bool:
@@ -90,6 +135,7 @@ def serve(settings: Settings, shards: Sequence[int] | None, batch_size: int,
     finally:
         for writer in writers:
             writer.close()
+        projections.close()
         for app in apps:
             app.close()
         key_store.close()

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
+from functools import partial
+from uuid import UUID
 
+from consumers.projector import (
+    Progress,
+    catch_up,
+    open_projection_store,
+    projector_for,
+    reader_for,
+)
 from ledger.application import LedgerApplication
 from ledger.config import Settings
 from ledger.crypto.key_cache import CachingKeyStore
@@ -13,7 +22,10 @@ from ledger.crypto.key_store_sqlite import SQLiteKeyStore
 from ledger.crypto.keys import KeyStore
 from ledger.crypto.master_key import master_key_from_settings
 from ledger.errors import ConfigurationError
+from ledger.kafka.partitioning import shard_of
 from ledger.policy import load_policy, seed_policy_text
+from projections.reader import LedgerReader
+from projections.sharded import ShardedProjectionReads
 
 SYSTEM_ACTOR = "ledger"
 KEY_CACHE_MAX_AGE_SECONDS = 30.0
@@ -83,3 +95,32 @@ def open_ledger(settings: Settings) -> Iterator[LedgerApplication]:
             app.close()
     finally:
         key_store.close()
+
+
+@contextmanager
+def open_kafka_reading(
+    settings: Settings, progress: Progress | None = None,
+) -> Iterator[tuple[LedgerApplication, LedgerReader]]:
+    """A reader over every shard's projections, each caught up with its partition.
+
+    ``ledger serve`` keeps the projections current; catching up here as well means a
+    read never misses what was committed since its last batch (or while it was down).
+    """
+    with ExitStack() as stack:
+        key_store = open_key_store(settings)
+        stack.callback(key_store.close)
+        apps, stores = [], []
+        for shard in range(settings.kafka.partitions):
+            app = open_shard(settings, key_store, shard, writer=False)
+            stack.callback(app.close)
+            store = open_projection_store(settings, shard)
+            stack.callback(store.close)
+            catch_up(app.recorder, projector_for(app), store, progress=progress)
+            apps.append(app)
+            stores.append(store)
+        reads = ShardedProjectionReads(stores, partial(_shard_of, settings.kafka.partitions))
+        yield apps[0], reader_for(apps[0], reads)
+
+
+def _shard_of(partitions: int, subject_id: UUID) -> int:
+    return shard_of(subject_id, partitions)

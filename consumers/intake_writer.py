@@ -24,13 +24,13 @@ from typing import Any
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
-from kafka.partitioner.default import murmur2
 from kafka.structs import OffsetAndMetadata
 
 from ledger.application import LedgerApplication
 from ledger.config import KafkaSettings
 from ledger.errors import BrokerError, DuplicateAct, InvalidAct, LedgerError, PolicyViolation
 from ledger.intake.acts import IntakeAct, apply_act, parse_act
+from ledger.kafka.partitioning import shard_of
 from ledger.kafka.recorder import KafkaApplicationRecorder
 
 INTAKE_GROUP = "personal-data-ledger-intake"
@@ -121,9 +121,7 @@ class IntakeWriter:
     def _check_shard(self, act: IntakeAct) -> None:
         # The single-writer guarantee holds only if the subject's events land in the
         # partition this writer owns; an act keyed otherwise upstream is refused.
-        key = str(act.subject_id).encode()
-        partitions = self.settings.partitions
-        if (murmur2(key) & 0x7FFFFFFF) % partitions != self.shard:
+        if shard_of(act.subject_id, self.settings.partitions) != self.shard:
             raise InvalidAct(
                 f"act for subject {act.subject_id} arrived on intake partition {self.shard}; "
                 "produce acts keyed by subject id with the default partitioner")

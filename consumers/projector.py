@@ -30,7 +30,7 @@ from projections.errors import PositionMoved, ProjectionError, ProjectionFailed
 from projections.projector import Projector
 from projections.reader import LedgerReader
 from projections.sqlite_store import SQLiteProjectionStore
-from projections.store import ProjectionStore
+from projections.store import ProjectionReads, ProjectionStore
 
 BATCH_SIZE = 500
 Progress = Callable[["CatchUp"], None]
@@ -57,13 +57,19 @@ class CatchUp:
         return 1.0 if span <= 0 else min(1.0, (self.position - self.start_position) / span)
 
 
-def open_projection_store(settings: Settings) -> ProjectionStore:
+def open_projection_store(settings: Settings, shard: int | None = None) -> ProjectionStore:
+    """The projections of the embedded log, or of one shard of the Kafka ledger topic."""
     # One switch for scale: LEDGER_POSTGRES_DSN moves keys and projections together.
     if settings.postgres_dsn:
         from projections.postgres_store import PostgresProjectionStore  # noqa: PLC0415 - optional extra
 
-        return PostgresProjectionStore(settings.postgres_dsn)
-    return SQLiteProjectionStore(settings.projection_store_path)
+        if shard is None:
+            return PostgresProjectionStore(settings.postgres_dsn)
+        return PostgresProjectionStore(settings.postgres_dsn,
+                                       schema=f"ledger_projections_shard_{shard}")
+    if shard is None:
+        return SQLiteProjectionStore(settings.projection_store_path)
+    return SQLiteProjectionStore(settings.shard_projection_store_path(shard))
 
 
 def projector_for(app: LedgerApplication) -> Projector:
@@ -73,7 +79,7 @@ def projector_for(app: LedgerApplication) -> Projector:
     return Projector(app.mapper.to_sealed_event, app.policy)
 
 
-def reader_for(app: LedgerApplication, store: ProjectionStore) -> LedgerReader:
+def reader_for(app: LedgerApplication, store: ProjectionReads) -> LedgerReader:
     if not isinstance(app.mapper, EncryptingMapper):
         raise ConfigurationError("projections need the encrypting mapper (a key store)")
     return LedgerReader(store, app.policy, app.mapper.open_value)

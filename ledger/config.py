@@ -58,6 +58,11 @@ class Settings:
     def projection_store_path(self) -> Path:
         return self.data_dir / "projections.sqlite"
 
+    def shard_projection_store_path(self, shard: int) -> Path:
+        """On Kafka each shard (partition) has its own projections: ids are offsets,
+        so each shard's position and notification ids are its own."""
+        return self.data_dir / f"projections-shard-{shard}.sqlite"
+
     def with_data_dir(self, data_dir: Path) -> Settings:
         return replace(self, data_dir=data_dir)
 

@@ -23,7 +23,7 @@ from ledger.persistence.encrypting_mapper import SealedValue
 from projections import registers
 from projections.projector import decode_detail
 from projections.rows import AuditRow
-from projections.store import ProjectionStore
+from projections.store import ProjectionReads
 from projections.subject_doc import SubjectDoc, decode_doc, evolve, iso
 from projections.views import JsonObject, Opener, Withheld, render_subject
 
@@ -39,7 +39,7 @@ def _utc_now() -> datetime:
 
 
 class LedgerReader:
-    def __init__(self, store: ProjectionStore, policy: Policy, open_value: Opener,
+    def __init__(self, store: ProjectionReads, policy: Policy, open_value: Opener,
                  *, clock: Callable[[], datetime] = _utc_now) -> None:
         self.store = store
         self.policy = policy

@@ -46,20 +46,11 @@ class ProjectionTransaction(Protocol):
     def rollback(self) -> None: ...
 
 
-class ProjectionStore(Protocol):
+class ProjectionReads(Protocol):
+    """What readers need: one store, or several shards' stores read as one."""
+
     def position(self) -> int:
         """The last notification id projected; 0 before the first."""
-
-    def begin(self, expected_position: int) -> ProjectionTransaction:
-        """A write transaction; ``PositionMoved`` if the position is no longer
-        ``expected_position`` (another projector went first)."""
-
-    def reset(self) -> None:
-        """Empties every projection and sets the position to 0, in one transaction."""
-
-    def close(self) -> None: ...
-
-    # -- reads (indexed; what ``projections.reader`` builds its views from) ------------
 
     def subject_doc(self, subject_id: UUID) -> bytes | None: ...
 
@@ -90,6 +81,17 @@ class ProjectionStore(Protocol):
         """Ordered by due date, subject, seq."""
 
     def ropa_rows(self) -> list[RopaRow]: ...
+
+    def close(self) -> None: ...
+
+
+class ProjectionStore(ProjectionReads, Protocol):
+    def begin(self, expected_position: int) -> ProjectionTransaction:
+        """A write transaction; ``PositionMoved`` if the position is no longer
+        ``expected_position`` (another projector went first)."""
+
+    def reset(self) -> None:
+        """Empties every projection and sets the position to 0, in one transaction."""
 
     def snapshot(self) -> dict[str, list[tuple[object, ...]]]:
         """Every row of every table, in a canonical order: to compare two stores."""
