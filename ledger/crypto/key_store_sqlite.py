@@ -100,6 +100,7 @@ class SQLiteKeyStore:
         self._lock = threading.RLock()
         self._closed = False
         self._batch_depth = 0
+        self._checkpoint_pending = False
         try:
             _create_private(self.path)
             self._db = sqlite3.connect(
@@ -183,7 +184,7 @@ class SQLiteKeyStore:
                     forget += f" AND scope IN ({', '.join('?' * len(wanted))})"
                 forgotten = self._db.execute(forget, args).rowcount
             if rows or forgotten:
-                self._checkpoint()
+                self._checkpoint_after_commit()
         return [UUID(bytes=key_id) for key_id, _ in rows]
 
     def destroyed_keys(self, subject_id: UUID) -> list[DestroyedKey]:
@@ -275,7 +276,7 @@ class SQLiteKeyStore:
                     "DELETE FROM data_keys WHERE key_id = ?", (record.key_id.bytes,)
                 ).rowcount
             if deleted:
-                self._checkpoint()
+                self._checkpoint_after_commit()
 
     def rotate_master(self, new_master: MasterKey) -> int:
         with self._locked("rotate the master key"):
@@ -445,17 +446,31 @@ class SQLiteKeyStore:
                 f"SQLite key store at {self.path} failed to {operation} ({type(exc).__name__})"
             ) from exc
 
+    def _checkpoint_after_commit(self) -> None:
+        # SQLite cannot checkpoint inside a transaction: a shred inside batch() (an
+        # erasure handled by the intake writer) checkpoints when the batch commits.
+        if self._batch_depth:
+            self._checkpoint_pending = True
+        else:
+            self._checkpoint()
+
     @contextmanager
     def batch(self) -> Iterator[None]:
         # One fsync per intake batch instead of one per new key or identity: durable
         # commits were what bounded the intake writer.
-        with self._locked("write a batch"), self._transaction():
-            self._check_current_master()  # once for the batch, not per new key
-            self._batch_depth += 1
+        with self._locked("write a batch"):
             try:
-                yield
+                with self._transaction():
+                    self._check_current_master()  # once for the batch, not per new key
+                    self._batch_depth += 1
+                    try:
+                        yield
+                    finally:
+                        self._batch_depth -= 1
+                if self._checkpoint_pending:
+                    self._checkpoint()
             finally:
-                self._batch_depth -= 1
+                self._checkpoint_pending = False  # a rolled-back shred left nothing to clear
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:

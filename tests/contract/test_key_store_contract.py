@@ -148,6 +148,18 @@ class KeyStoreContract(ABC):
         assert store.data_key(subject, "fiscal") == fiscal
         assert store.lookup_identity("email", "ann@example.org") == subject
 
+    def test_a_shred_inside_a_batch_takes_effect_with_it(self) -> None:
+        # The intake writer carries out erasures inside its key batch.
+        store, subject, bystander = self.store(), uuid4(), uuid4()
+        key = store.data_key(subject, "general")
+        with store.batch():
+            other = store.data_key(bystander, "general")
+            assert store.shred(subject) == [key.key_id]
+            assert store.key_by_id(key.key_id) is None
+        assert store.key_by_id(key.key_id) is None
+        assert [d.key_id for d in store.destroyed_keys(subject)] == [key.key_id]
+        assert store.key_by_id(other.key_id) == other
+
     def test_shred_of_everything_removes_identities_too(self) -> None:
         store, subject, bystander = self.store(), uuid4(), uuid4()
         keys = {store.data_key(subject, s).key_id for s in ("general", "fiscal")}
@@ -501,6 +513,33 @@ class TestSQLiteKeyStore(KeyStoreContract):
         store.close()
         for needle in [*wrapped, *digests]:
             assert scan(self.files(), needle) == []
+
+    def test_a_shred_inside_a_batch_leaves_no_wrapped_key_once_it_commits(self) -> None:
+        store, victim = self.store(), uuid4()
+        for index in range(50):
+            store.data_key(uuid4(), "general")
+            store.bind_identity("email", f"bystander{index}@example.org", uuid4())
+        store.data_key(victim, "general")
+        wrapped = next(r.wrapped for r in store.export_wrapped() if r.subject_id == victim)
+        assert scan(self.files(), wrapped), "control: there before the shred"
+        with store.batch():
+            store.data_key(uuid4(), "general")
+            store.shred(victim)
+        assert scan(self.files(), wrapped) == [], "shredded bytes left in the files"
+
+    def test_a_rolled_back_shred_keeps_the_key(self) -> None:
+        store, subject = self.store(), uuid4()
+        key = store.data_key(subject, "general")
+
+        def shred_then_fail() -> None:
+            with store.batch():
+                store.shred(subject)
+                raise RuntimeError("the Kafka transaction failed")
+
+        with pytest.raises(RuntimeError):
+            shred_then_fail()
+        assert store.key_by_id(key.key_id) == key
+        assert store.destroyed_keys(subject) == []
 
     def test_a_row_moved_to_another_subject_does_not_unwrap(self) -> None:
         store, ann, bob = self.store(), uuid4(), uuid4()
