@@ -17,7 +17,13 @@ from uuid import UUID
 
 from consumers.cli_demo import Scenario, print_outcomes, run_scenario
 from consumers.cli_dsar import export_subject
-from consumers.cli_erasure import enforce_retention, erase, resolve_subject, rotate_master
+from consumers.cli_erasure import (
+    enforce_retention,
+    erase,
+    erase_on_kafka,
+    resolve_subject,
+    rotate_master,
+)
 from consumers.cli_parser import build_parser
 from consumers.cli_progress import ProgressReporter
 from consumers.cli_read import (
@@ -28,10 +34,11 @@ from consumers.cli_read import (
 )
 from consumers.cli_record import open_source, run_record
 from consumers.cli_serve import ensure, serve
-from consumers.composition import open_kafka_reading, open_ledger
+from consumers.composition import open_kafka_reading, open_key_store, open_ledger
 from consumers.projector import open_projection_store, open_reader
 from ledger.application import LedgerApplication
 from ledger.config import Settings
+from ledger.crypto.keys import KeyStore
 from ledger.errors import ConfigurationError, LedgerError
 from ledger.intake.acts import act_schema
 from projections.reader import LedgerReader
@@ -109,6 +116,15 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _erase(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.backend == "kafka":
+        key_store = open_key_store(settings)
+        try:
+            subject_id = resolve_subject(_KeyStoreFinder(key_store), args.subject,
+                                         args.email, args.phone)
+        finally:
+            key_store.close()
+        return erase_on_kafka(settings, subject_id, args.request_ref, args.channel,
+                              sys.stdout, wait_s=args.wait, as_json=args.json)
     with open_ledger(settings) as app:
         subject_id = resolve_subject(app, args.subject, args.email, args.phone)
         return erase(app, subject_id, args.request_ref, args.channel, sys.stdout,
@@ -138,6 +154,16 @@ def _keys(args: argparse.Namespace, settings: Settings) -> int:
             raise ConfigurationError("this ledger has no key store configured")
         return rotate_master(settings, app.key_store, args.new_key_file, sys.stdout,
                              as_json=args.json)
+
+
+class _KeyStoreFinder:
+    """Finds subjects by email or phone through the key store's keyed index alone."""
+
+    def __init__(self, key_store: KeyStore) -> None:
+        self.key_store = key_store
+
+    def find_subject(self, kind: str, value: str) -> UUID | None:
+        return self.key_store.lookup_identity(kind, value)
 
 
 @contextmanager

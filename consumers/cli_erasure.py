@@ -6,11 +6,12 @@ import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 from uuid import UUID, uuid4
 
 import orjson
 
+from consumers.kafka_office import submit_and_wait
 from ledger.application import LedgerApplication
 from ledger.config import Settings
 from ledger.crypto.keys import KeyStore
@@ -23,7 +24,11 @@ from ledger.errors import ConfigurationError, PolicyViolation, UnknownSubject
 OFFICE = "privacy-office"
 
 
-def resolve_subject(app: LedgerApplication, subject: str | None, email: str | None,
+class SubjectFinder(Protocol):
+    def find_subject(self, kind: str, value: str) -> UUID | None: ...
+
+
+def resolve_subject(app: SubjectFinder, subject: str | None, email: str | None,
                     phone: str | None) -> UUID:
     """A subject id from the command line: given directly or found by email/phone."""
     if subject:
@@ -43,14 +48,9 @@ def resolve_subject(app: LedgerApplication, subject: str | None, email: str | No
 
 def erase(app: LedgerApplication, subject_id: UUID, request_ref: str, channel: str,
           out: IO[str], *, as_json: bool) -> int:
-    now = datetime.now(UTC)
-    subject = app.subject(subject_id)
-    if request_ref not in subject.state.open_requests:
-        app.request_erasure(subject_id, ActContext(f"erase-req-{uuid4().hex}", OFFICE, now),
-                            request_ref=request_ref, channel=channel)
-    plan = app.carry_out_erasure(
-        subject_id, ActContext(f"erase-{uuid4().hex}", OFFICE, now), request_ref=request_ref
-    )
+    plan = app.erase_now(subject_id, ActContext(f"erase-{uuid4().hex}", OFFICE,
+                                                datetime.now(UTC)),
+                         request_ref=request_ref, channel=channel)
     report: dict[str, Any] = {
         "subject_id": str(subject_id),
         "request_ref": request_ref,
@@ -71,6 +71,41 @@ def erase(app: LedgerApplication, subject_id: UUID, request_ref: str, channel: s
         out.write(f"  kept {scope} until {until}, restricted to storage: "
                   f"{kept['legal_reason']}\n")
     return 0
+
+
+def erase_on_kafka(settings: Settings, subject_id: UUID, request_ref: str, channel: str,
+                   out: IO[str], *, wait_s: float, as_json: bool) -> int:
+    """Sends the erasure to the subject's shard writer and reports what it recorded."""
+    act = {
+        "act_id": f"erase-{uuid4().hex}", "type": "erasure-carried-out",
+        "subject_id": str(subject_id), "actor": OFFICE,
+        "occurred_at": datetime.now(UTC).isoformat(), "request_ref": request_ref,
+        "channel": channel,
+    }
+    outcome = submit_and_wait(settings, act, wait_s=wait_s)
+    completed = [e for e in outcome.events if e["type"] == "ErasureCompleted"]
+    kept = {e["kept_scope"]: {"legal_reason": e["legal_reason"]}
+            for e in outcome.events if e["type"] == "ErasureRefusedInPart"}
+    report: dict[str, Any] = {
+        "subject_id": str(subject_id), "request_ref": request_ref, "act_id": act["act_id"],
+        "status": outcome.status,
+        "shredded_scopes": sorted(completed[0]["scopes"]) if completed else [],
+        "kept": kept, "rule": outcome.rule, "reason": outcome.reason,
+    }
+    if as_json:
+        out.write(orjson.dumps(report).decode() + "\n")
+    elif outcome.status == "recorded":
+        out.write(f"erased subject {subject_id} (request {request_ref})\n")
+        out.write(f"  shredded: {', '.join(report['shredded_scopes']) or 'nothing'}\n")
+        for scope, why in kept.items():
+            out.write(f"  kept {scope}, restricted to storage: {why['legal_reason']}\n")
+    elif outcome.status == "rejected":
+        out.write(f"refused ({outcome.rule}): {outcome.reason}\n")
+    else:
+        out.write(f"sent as act {act['act_id']}, but no answer within {wait_s:g} s: is "
+                  "`ledger serve` running? It carries the act out when it next runs; "
+                  "check with `ledger subject show`\n")
+    return {"recorded": 0, "rejected": 1}.get(outcome.status, 3)
 
 
 @dataclass

@@ -48,9 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Destroy the subject's keys for every retention scope the law does not "
         "keep, record ErasureCompleted, and record ErasureRefusedInPart with the legal "
         "reason and end date for each scope that is kept (restricted to storage). The "
-        "request is recorded first if it was not yet.",
+        "request is recorded first if it was not yet. With LEDGER_BACKEND=kafka the "
+        "erasure is sent as an act to the intake topic and carried out by `ledger serve` "
+        "(the shard's only writer); this command waits for its answer.",
     )
     add_who(erase)
+    erase.add_argument("--wait", type=float, default=60.0, metavar="SECONDS",
+                       help="on Kafka: how long to wait for `ledger serve` to carry it out "
+                       "(default: %(default)s)")
     erase.add_argument("--request", required=True, dest="request_ref",
                        help="the request reference, e.g. DSAR-2025-002")
     erase.add_argument("--channel", default="email", help="how the request came in")

@@ -247,6 +247,16 @@ class LedgerApplication(Application[UUID]):
         self._save(subject)
         return plan
 
+    def erase_now(
+        self, subject_id: UUID, act: ActContext, *, request_ref: str, channel: str
+    ) -> ErasurePlan:
+        """The privacy office's erasure: opens the request if it is not open yet (an
+        erasure asked for by phone, say), then carries it out."""
+        if request_ref not in self.subject(subject_id).state.open_requests:
+            opened = ActContext(f"{act.act_id}.request", act.actor, act.occurred_at)
+            self.request_erasure(subject_id, opened, request_ref=request_ref, channel=channel)
+        return self.carry_out_erasure(subject_id, act, request_ref=request_ref)
+
     def expire_retention(self, subject_id: UUID, act: ActContext, *, scope: str) -> None:
         subject = self.subject(subject_id)
         due_at = retention_due(self.policy, subject.state).get(scope)

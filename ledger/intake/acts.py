@@ -184,6 +184,12 @@ def _unexpected_names(error: ValidationError) -> str:
 Handler = Callable[[LedgerApplication, IntakeAct], None]
 
 
+def _erase(app: LedgerApplication, act: IntakeAct) -> None:
+    # The plan is in the events recorded (ErasureCompleted, ErasureRefusedInPart).
+    app.erase_now(act.subject_id, act.context, request_ref=act.body["request_ref"],
+                  channel=act.body["channel"])
+
+
 def _collect(app: LedgerApplication, act: IntakeAct) -> None:
     b = act.body
     app.collect_data(
@@ -231,6 +237,9 @@ HANDLERS: dict[str, Handler] = {
     "erasure-requested": lambda app, a: app.request_erasure(
         a.subject_id, a.context, request_ref=a.body["request_ref"],
         channel=a.body["channel"]),
+    "erasure-carried-out": _erase,
+    "retention-expired": lambda app, a: app.expire_retention(
+        a.subject_id, a.context, scope=a.body["scope"]),
     "contract-ended": lambda app, a: app.end_contract(
         a.subject_id, a.context, purpose=a.body["purpose"]),
     "purpose-fulfilled": lambda app, a: app.fulfil_purpose(

@@ -1,0 +1,116 @@
+"""`ledger erase` on Kafka: sent through the intake topic, carried out by `ledger serve`.
+
+The erasure must go through the shard's writer (the only one allowed to append, and
+the one whose key cache must forget the key at once). The test runs serve in the
+background, erases a subject found by email, and reads the subject back on Kafka: the
+values are gone, a bystander's are not (the positive control), and an erasure the
+writer refuses comes back as a refusal with its rule.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from kafka import KafkaProducer
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(600)]
+
+CANARY = "CANARY-ERASE-KAFKA"
+
+
+def ledger(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "consumers.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def collected(subject: str, tag: str) -> dict[str, Any]:
+    return {
+        "act_id": f"crm-{uuid.uuid4().hex}", "type": "data-collected", "subject_id": subject,
+        "actor": "crm", "occurred_at": "2025-03-03T09:00:00+00:00", "purpose": "contact",
+        "source_system": "crm", "legal_basis": "legitimate-interest",
+        "values": {"name": f"{CANARY} {tag}", "business-email": f"{tag}@example.nl"},
+    }
+
+
+@pytest.fixture
+def env(kafka_bootstrap: str, tmp_path: Path) -> dict[str, str]:
+    tag = uuid.uuid4().hex[:12]
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")},
+        "LEDGER_BACKEND": "kafka", "LEDGER_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "LEDGER_LEDGER_TOPIC": f"ledger-{tag}", "LEDGER_INTAKE_TOPIC": f"intake-{tag}",
+        "LEDGER_REJECTED_TOPIC": f"rejected-{tag}", "LEDGER_PARTITIONS": "2",
+        "LEDGER_DATA_DIR": str(tmp_path / "data"),
+    }
+
+
+@pytest.fixture
+def serving(env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    assert ledger(env, "topics", "ensure").returncode == 0
+    process = subprocess.Popen([sys.executable, "-m", "consumers.cli", "serve"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+        assert process.returncode == 0, stderr[-2000:]
+
+
+def view(env: dict[str, str], subject: str) -> str:
+    shown = ledger(env, "subject", "show", subject, "--json")
+    assert shown.returncode == 0, shown.stderr
+    return shown.stdout
+
+
+def test_erase_by_email_goes_through_serve_and_leaves_the_bystander(
+    env: dict[str, str], serving: subprocess.Popen[str], kafka_bootstrap: str,
+) -> None:
+    victim, bystander = str(uuid.uuid4()), str(uuid.uuid4())
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    for subject, tag in ((victim, "victim"), (bystander, "bystander")):
+        act = collected(subject, tag)
+        producer.send(env["LEDGER_INTAKE_TOPIC"], key=subject.encode(),
+                      value=orjson.dumps(act))
+    producer.flush()
+    producer.close()
+    deadline = time.monotonic() + 60
+    while CANARY not in ledger(env, "subject", "show", victim, "--json").stdout:
+        assert time.monotonic() < deadline, "serve did not record the acts"
+        time.sleep(0.5)
+    assert f"{CANARY} victim" in view(env, victim)
+
+    erased = ledger(env, "erase", "--email", "victim@example.nl", "--request", "R-1", "--json")
+    assert erased.returncode == 0, erased.stdout + erased.stderr
+    report = orjson.loads(erased.stdout)
+    assert report["status"] == "recorded"
+    assert report["subject_id"] == victim
+    assert report["shredded_scopes"] == ["general"]
+
+    assert CANARY not in view(env, victim)
+    assert f"{CANARY} bystander" in view(env, bystander), "positive control"
+    # The lookup entry went with the scope that held the address.
+    again = ledger(env, "erase", "--email", "victim@example.nl", "--request", "R-2")
+    assert again.returncode == 3
+    assert "no subject is indexed" in again.stderr
+
+
+def test_an_erasure_the_writer_refuses_comes_back_with_its_rule(
+    env: dict[str, str], serving: subprocess.Popen[str],
+) -> None:
+    unknown = str(uuid.uuid4())
+    refused = ledger(env, "erase", unknown, "--request", "R-9", "--json")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    report = orjson.loads(refused.stdout)
+    assert report["status"] == "rejected"
+    assert report["rule"]
