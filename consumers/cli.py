@@ -19,6 +19,7 @@ from consumers.cli_demo import Scenario, print_outcomes, run_scenario
 from consumers.cli_dsar import export_subject
 from consumers.cli_erasure import (
     enforce_retention,
+    enforce_retention_on_kafka,
     erase,
     erase_on_kafka,
     resolve_subject,
@@ -135,17 +136,26 @@ def _retention(args: argparse.Namespace, settings: Settings) -> int:
     now = args.now or datetime.now(UTC)
     if now.tzinfo is None:
         raise ConfigurationError("--now needs a UTC offset, e.g. 2033-01-01T00:00:00+00:00")
-    with open_ledger(settings) as app:
-        report = enforce_retention(app, now, progress=sys.stderr)
+    if settings.backend == "kafka":
+        with _reading(settings) as (_, reader):
+            report = enforce_retention_on_kafka(settings, reader, now, wait_s=args.wait)
+    else:
+        with open_ledger(settings) as app:
+            report = enforce_retention(app, now, progress=sys.stderr)
     if args.json:
-        print(json.dumps({"expired": report.expired, "held": report.held}))
-        return EXIT_OK
+        print(json.dumps({"expired": report.expired, "held": report.held,
+                          "pending": report.pending}))
+        return EXIT_FAILED if report.pending else EXIT_OK
     for item in report.expired:
         print(f"expired {item['scope']} of {item['subject_id']} (due {item['due_at']})")
     for item in report.held:
         print(f"kept {item['scope']} of {item['subject_id']}: {item['rule']}")
-    print(f"{len(report.expired)} scopes shredded, {len(report.held)} kept")
-    return EXIT_OK
+    for item in report.pending:
+        print(f"sent, not answered yet: {item['scope']} of {item['subject_id']} "
+              "(is `ledger serve` running?)")
+    print(f"{len(report.expired)} scopes shredded, {len(report.held)} kept"
+          + (f", {len(report.pending)} pending" if report.pending else ""))
+    return EXIT_FAILED if report.pending else EXIT_OK
 
 
 def _keys(args: argparse.Namespace, settings: Settings) -> int:

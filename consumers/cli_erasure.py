@@ -11,7 +11,7 @@ from uuid import UUID, uuid4
 
 import orjson
 
-from consumers.kafka_office import submit_and_wait
+from consumers.kafka_office import submit_all_and_wait, submit_and_wait
 from ledger.application import LedgerApplication
 from ledger.config import Settings
 from ledger.crypto.keys import KeyStore
@@ -20,6 +20,7 @@ from ledger.domain import events as ev
 from ledger.domain.acts import ActContext
 from ledger.domain.retention import retention_due
 from ledger.errors import ConfigurationError, PolicyViolation, UnknownSubject
+from projections.reader import LedgerReader
 
 OFFICE = "privacy-office"
 
@@ -112,6 +113,37 @@ def erase_on_kafka(settings: Settings, subject_id: UUID, request_ref: str, chann
 class EnforcementReport:
     expired: list[dict[str, str]] = field(default_factory=list)
     held: list[dict[str, str]] = field(default_factory=list)
+    pending: list[dict[str, str]] = field(default_factory=list)  # Kafka: not yet answered
+
+
+def enforce_retention_on_kafka(settings: Settings, reader: LedgerReader, now: datetime, *,
+                               wait_s: float) -> EnforcementReport:
+    """Sends a retention-expired act for every scope the projections show as due.
+
+    The writer checks each again against the subject's own state (due, no hold) before
+    it destroys a key, so a projection lagging behind cannot make it shred too early.
+    """
+    report = EnforcementReport()
+    due = []
+    for entry in reader.retention_schedule(until=now, include_untriggered=False, now=now):
+        where = {"subject_id": entry["subject_id"], "scope": entry["scope"]}
+        if entry["status"] == "on-hold":
+            report.held.append({**where, "rule": "legal-hold"})
+        elif entry["status"] == "due":
+            due.append({**where, "due_at": entry["due_at"]})
+    acts = [{"act_id": f"retention-{uuid4().hex}", "type": "retention-expired",
+             "subject_id": item["subject_id"], "actor": "retention-enforcer",
+             "occurred_at": now.isoformat(), "scope": item["scope"]} for item in due]
+    outcomes = submit_all_and_wait(settings, acts, wait_s=wait_s) if acts else []
+    for item, outcome in zip(due, outcomes, strict=True):
+        if outcome.status == "recorded":
+            report.expired.append(item)
+        elif outcome.status == "rejected":
+            report.held.append({"subject_id": item["subject_id"], "scope": item["scope"],
+                                "rule": outcome.rule or "refused"})
+        else:
+            report.pending.append(item)
+    return report
 
 
 def enforce_retention(app: LedgerApplication, now: datetime,

@@ -67,8 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
         "enforce", help="shred every retention scope whose period has ended",
         description="Find scopes whose retention ended (contract end, purpose fulfilled, "
         "fiscal 7 years...), destroy their keys and record RetentionExpired. Scopes "
-        "under a legal hold are reported and kept.",
+        "under a legal hold are reported and kept. With LEDGER_BACKEND=kafka the due "
+        "scopes come from the projections' retention schedule and each is sent as a "
+        "retention-expired act for `ledger serve` to carry out (exit 3 if some are "
+        "not answered within --wait).",
     )
+    enforce.add_argument("--wait", type=float, default=120.0, metavar="SECONDS",
+                         help="on Kafka: how long to wait for `ledger serve` to answer "
+                         "(default: %(default)s)")
     enforce.add_argument("--now", type=datetime.fromisoformat,
                          help="evaluate as of this moment (ISO 8601 with offset; "
                          "default: now)")

@@ -36,11 +36,17 @@ class ActOutcome:
 def submit_and_wait(settings: Settings, act: dict[str, Any], *, wait_s: float
                     ) -> ActOutcome:
     """Sends ``act`` to the intake topic and returns what the shard's writer made of it."""
+    return submit_all_and_wait(settings, [act], wait_s=wait_s)[0]
+
+
+def submit_all_and_wait(settings: Settings, acts: list[dict[str, Any]], *, wait_s: float
+                        ) -> list[ActOutcome]:
+    """Sends ``acts`` and returns each one's outcome, in order; "pending" for those not
+    answered within ``wait_s`` (the writer still carries them out when it gets to them)."""
     kafka = settings.kafka
-    subject_id = UUID(act["subject_id"])
-    shard = shard_of(subject_id, kafka.partitions)
-    ledger_tp = TopicPartition(kafka.ledger_topic, shard)
-    rejected_tp = TopicPartition(kafka.rejected_topic, shard)
+    shards = {shard_of(UUID(act["subject_id"]), kafka.partitions) for act in acts}
+    ledger_tps = {TopicPartition(kafka.ledger_topic, shard) for shard in shards}
+    watched = [*ledger_tps, *(TopicPartition(kafka.rejected_topic, s) for s in shards)]
     try:
         consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, group_id=None,
                                  enable_auto_commit=False, isolation_level="read_committed",
@@ -49,51 +55,65 @@ def submit_and_wait(settings: Settings, act: dict[str, Any], *, wait_s: float
         raise BrokerError(f"cannot reach Kafka at {kafka.bootstrap_servers} "
                           f"({type(error).__name__})") from error
     try:
-        consumer.assign([ledger_tp, rejected_tp])
-        # Only what comes after the act was sent can be its answer.
-        for tp, end in consumer.end_offsets([ledger_tp, rejected_tp]).items():
+        consumer.assign(watched)
+        # Only what comes after the acts were sent can be their answer.
+        for tp, end in consumer.end_offsets(watched).items():
             consumer.seek(tp, end)
-        _send(settings, act, subject_id)
-        return _watch(consumer, ledger_tp, act["act_id"], time.monotonic() + wait_s)
+        _send(settings, acts)
+        outcomes = {act["act_id"]: ActOutcome(act["act_id"], "pending") for act in acts}
+        _watch(consumer, ledger_tps, outcomes, time.monotonic() + wait_s)
+        return [outcomes[act["act_id"]] for act in acts]
     except KafkaError as error:
-        raise BrokerError(f"lost Kafka while waiting for act {act['act_id']} "
+        raise BrokerError(f"lost Kafka while waiting for {len(acts)} act(s) "
                           f"({type(error).__name__})") from error
     finally:
         consumer.close()
 
 
-def _send(settings: Settings, act: dict[str, Any], subject_id: UUID) -> None:
+def _send(settings: Settings, acts: list[dict[str, Any]]) -> None:
     producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers,
                              **PRODUCER_TUNING)
     try:
-        producer.send(settings.kafka.intake_topic, key=subject_key(subject_id),
-                      value=orjson.dumps(act)).get(timeout=30)
+        for act in acts:
+            producer.send(settings.kafka.intake_topic,
+                          key=subject_key(UUID(act["subject_id"])), value=orjson.dumps(act))
+        producer.flush(timeout=30)
     finally:
         producer.close(timeout=10)
 
 
-def _watch(consumer: KafkaConsumer, ledger_tp: TopicPartition, act_id: str,
-           deadline: float) -> ActOutcome:
-    outcome = ActOutcome(act_id, "pending")
-    # Acts the writer derives from this one (the erasure request it opens) share its id.
-    ours = (act_id, f"{act_id}.request")
-    while time.monotonic() < deadline:
-        for tp, records in consumer.poll(timeout_ms=200).items():
-            for record in records:
-                document = orjson.loads(record.value)
-                if document.get("act_id") not in ours:
-                    continue
-                if tp == ledger_tp:
-                    outcome.status = "recorded"
-                    outcome.events.append(_clear_fields(record, document))
-                else:
-                    return ActOutcome(act_id, "rejected", rule=document.get("rule"),
-                                      reason=document.get("reason"))
-        # The writer commits an act's events in one transaction: once some are
-        # visible, all of them are.
-        if outcome.status == "recorded":
-            return outcome
-    return outcome
+def _watch(consumer: KafkaConsumer, ledger_tps: set[TopicPartition],
+           outcomes: dict[str, ActOutcome], deadline: float) -> None:
+    waiting = set(outcomes)
+    while waiting and time.monotonic() < deadline:
+        waiting -= _take(consumer.poll(timeout_ms=200), ledger_tps, outcomes)
+    # An act's events commit together but may span two polls: read to the end.
+    ends = consumer.end_offsets(list(ledger_tps))
+    while time.monotonic() < deadline and any(
+            consumer.position(tp) < end for tp, end in ends.items()):
+        _take(consumer.poll(timeout_ms=200), ledger_tps, outcomes)
+
+
+def _take(polled: dict[TopicPartition, list[Any]], ledger_tps: set[TopicPartition],
+          outcomes: dict[str, ActOutcome]) -> set[str]:
+    """Records the answers in ``polled``; returns the ids of the acts they answer."""
+    answered = set()
+    for tp, records in polled.items():
+        for record in records:
+            document = orjson.loads(record.value)
+            # Acts the writer derives from one (the erasure request it opens) carry its
+            # id with a suffix.
+            act_id = str(document.get("act_id")).removesuffix(".request")
+            if act_id not in outcomes:
+                continue
+            if tp in ledger_tps:
+                outcomes[act_id].status = "recorded"
+                outcomes[act_id].events.append(_clear_fields(record, document))
+            else:
+                outcomes[act_id] = ActOutcome(act_id, "rejected", rule=document.get("rule"),
+                                              reason=document.get("reason"))
+            answered.add(act_id)
+    return answered
 
 
 def _clear_fields(record: Any, state: dict[str, Any]) -> dict[str, Any]:

@@ -66,7 +66,7 @@ def test_retention_enforcement_shreds_the_kept_scope_when_due(
     assert ledger(data_dir, "erase", subject, "--request", "DSAR-9").returncode == 0
     early = ledger(data_dir, "retention", "enforce", "--now", "2032-12-31T00:00:00+00:00",
                    "--json")
-    assert orjson.loads(early.stdout) == {"expired": [], "held": []}
+    assert orjson.loads(early.stdout) == {"expired": [], "held": [], "pending": []}
     due = ledger(data_dir, "retention", "enforce", "--now", "2033-01-01T00:00:00+00:00",
                  "--json")
     assert due.returncode == 0, due.stderr

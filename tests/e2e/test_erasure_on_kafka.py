@@ -114,3 +114,29 @@ def test_an_erasure_the_writer_refuses_comes_back_with_its_rule(
     report = orjson.loads(refused.stdout)
     assert report["status"] == "rejected"
     assert report["rule"]
+
+
+def test_retention_enforcement_on_kafka_shreds_the_kept_fiscal_scope_when_due(
+    env: dict[str, str], serving: subprocess.Popen[str], kafka_bootstrap: str,
+) -> None:
+    subject = str(uuid.uuid4())
+    act = {**collected(subject, "fiscal"), "purpose": "service-delivery",
+           "legal_basis": "contract",
+           "values": {"name": f"{CANARY} name", "invoice-details": f"{CANARY} invoice"}}
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    producer.send(env["LEDGER_INTAKE_TOPIC"], key=subject.encode(), value=orjson.dumps(act))
+    producer.flush()
+    producer.close()
+    erased = ledger(env, "erase", subject, "--request", "R-3", "--json")
+    assert erased.returncode == 0, erased.stdout + erased.stderr
+    assert list(orjson.loads(erased.stdout)["kept"]) == ["fiscal"]
+    assert f"{CANARY} invoice" in view(env, subject)  # kept, restricted to storage
+
+    early = ledger(env, "retention", "enforce", "--now", "2032-12-31T00:00:00+00:00", "--json")
+    assert early.returncode == 0, early.stderr
+    assert orjson.loads(early.stdout) == {"expired": [], "held": [], "pending": []}
+    due = ledger(env, "retention", "enforce", "--now", "2033-01-01T00:00:00+00:00", "--json")
+    assert due.returncode == 0, due.stdout + due.stderr
+    expired = orjson.loads(due.stdout)["expired"]
+    assert [(e["subject_id"], e["scope"]) for e in expired] == [(subject, "fiscal")]
+    assert CANARY not in view(env, subject)
