@@ -22,6 +22,7 @@ from ledger.crypto.key_store_sqlite import SQLiteKeyStore
 from ledger.crypto.keys import KeyStore
 from ledger.crypto.master_key import master_key_from_settings
 from ledger.errors import ConfigurationError
+from ledger.kafka.admin import check_topics, required_topic_specs
 from ledger.kafka.partitioning import shard_of
 from ledger.policy import load_policy, seed_policy_text
 from projections.reader import LedgerReader
@@ -106,6 +107,7 @@ def open_kafka_reading(
     ``ledger serve`` keeps the projections current; catching up here as well means a
     read never misses what was committed since its last batch (or while it was down).
     """
+    check_topics(settings.kafka.bootstrap_servers, required_topic_specs(settings.kafka))
     with ExitStack() as stack:
         key_store = open_key_store(settings)
         stack.callback(key_store.close)

@@ -20,6 +20,7 @@ from kafka.errors import KafkaError
 
 from ledger.config import Settings
 from ledger.errors import BrokerError
+from ledger.kafka.admin import check_topics, required_topic_specs
 from ledger.kafka.partitioning import shard_of, subject_key
 from ledger.kafka.recorder import HEADER_TOPIC, PRODUCER_TUNING
 
@@ -44,6 +45,7 @@ def submit_all_and_wait(settings: Settings, acts: list[dict[str, Any]], *, wait_
     """Sends ``acts`` and returns each one's outcome, in order; "pending" for those not
     answered within ``wait_s`` (the writer still carries them out when it gets to them)."""
     kafka = settings.kafka
+    check_topics(kafka.bootstrap_servers, required_topic_specs(kafka))
     shards = {shard_of(UUID(act["subject_id"]), kafka.partitions) for act in acts}
     ledger_tps = {TopicPartition(kafka.ledger_topic, shard) for shard in shards}
     watched = [*ledger_tps, *(TopicPartition(kafka.rejected_topic, s) for s in shards)]

@@ -10,7 +10,8 @@ system of record's settings is a decision for an operator, not a side effect.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -221,6 +222,47 @@ def ensure_topics(
     if not wanted:
         return EnsureTopicsReport(created=(), already_existed=())
     timeout_ms = max(1, int(timeout_s * 1000))
+    with _admin(bootstrap_servers, client_id, timeout_ms) as admin:
+        missing = _missing_topics(admin, list(wanted))
+        created = _create_topics(admin, [wanted[name] for name in missing], timeout_ms)
+        if created:
+            admin.wait_for_topics(created, timeout_ms=timeout_ms)
+        observed = _observe_topics(admin, list(wanted.values()))
+    _refuse_differences(wanted, observed)
+    return EnsureTopicsReport(
+        created=tuple(created),
+        already_existed=tuple(name for name in wanted if name not in created),
+    )
+
+
+def check_topics(
+    bootstrap_servers: str,
+    specs: Iterable[TopicSpec],
+    *,
+    client_id: str = "personal-data-ledger-admin",
+    timeout_s: float = 30.0,
+) -> None:
+    """``ensure_topics`` for commands that only read or send: creates nothing.
+
+    A missing topic is a ``ConfigurationError`` that says how to create it; one that
+    contradicts its spec (a partition count other than LEDGER_PARTITIONS, say, which
+    would send readers to the wrong shard) is a ``TopicConfigurationMismatch``.
+    """
+    wanted = _unique_by_name(specs)
+    timeout_ms = max(1, int(timeout_s * 1000))
+    with _admin(bootstrap_servers, client_id, timeout_ms) as admin:
+        missing = _missing_topics(admin, list(wanted))
+        if missing:
+            raise ConfigurationError(
+                f"topic(s) {', '.join(sorted(missing))} do not exist on {bootstrap_servers}: "
+                "create them with `ledger topics ensure`, or check the LEDGER_*_TOPIC "
+                "settings")
+        observed = _observe_topics(admin, list(wanted.values()))
+    _refuse_differences(wanted, observed)
+
+
+@contextmanager
+def _admin(bootstrap_servers: str, client_id: str, timeout_ms: int) -> Iterator[Any]:
     try:
         admin = KafkaAdminClient(
             bootstrap_servers=bootstrap_servers,
@@ -233,16 +275,15 @@ def ensure_topics(
             f"cannot reach Kafka at {bootstrap_servers} to manage topics: {error}"
         ) from error
     try:
-        missing = _missing_topics(admin, list(wanted))
-        created = _create_topics(admin, [wanted[name] for name in missing], timeout_ms)
-        if created:
-            admin.wait_for_topics(created, timeout_ms=timeout_ms)
-        observed = _observe_topics(admin, list(wanted.values()))
+        yield admin
     except KafkaError as error:
         raise BrokerError(f"Kafka refused a topic administration request: {error}") from error
     finally:
         admin.close()
 
+
+def _refuse_differences(wanted: dict[str, TopicSpec],
+                        observed: dict[str, ObservedTopic]) -> None:
     differences = [
         difference
         for spec in wanted.values()
@@ -250,10 +291,6 @@ def ensure_topics(
     ]
     if differences:
         raise mismatch_error(differences)
-    return EnsureTopicsReport(
-        created=tuple(created),
-        already_existed=tuple(name for name in wanted if name not in created),
-    )
 
 
 def _unique_by_name(specs: Iterable[TopicSpec]) -> dict[str, TopicSpec]:

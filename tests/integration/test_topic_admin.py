@@ -8,9 +8,10 @@ import pytest
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 
 from ledger.config import KafkaSettings
-from ledger.errors import BrokerError, TopicConfigurationMismatch
+from ledger.errors import BrokerError, ConfigurationError, TopicConfigurationMismatch
 from ledger.kafka.admin import (
     TopicSpec,
+    check_topics,
     ensure_topics,
     ledger_topic_spec,
     required_topic_specs,
@@ -156,3 +157,22 @@ def test_an_unreachable_broker_is_a_broker_error_from_the_client_error() -> None
         ensure_topics("127.0.0.1:1", [TopicSpec("unreachable", 1, 1)], timeout_s=2)
 
     assert refused.value.__cause__ is not None
+
+
+def test_check_topics_names_what_is_missing_and_creates_nothing(
+    settings: KafkaSettings, admin: KafkaAdminClient
+) -> None:
+    with pytest.raises(ConfigurationError, match="ledger topics ensure") as refused:
+        check_topics(settings.bootstrap_servers, required_topic_specs(settings))
+    assert settings.ledger_topic in str(refused.value)
+    assert settings.ledger_topic not in admin.list_topics()
+
+
+def test_check_topics_refuses_a_partition_count_readers_would_misroute(
+    settings: KafkaSettings,
+) -> None:
+    ensure_topics(settings.bootstrap_servers, required_topic_specs(settings))
+    check_topics(settings.bootstrap_servers, required_topic_specs(settings))  # as created
+    fewer = KafkaSettings(**{**vars(settings), "partitions": 2})
+    with pytest.raises(TopicConfigurationMismatch, match="partitions"):
+        check_topics(fewer.bootstrap_servers, required_topic_specs(fewer))
