@@ -35,11 +35,15 @@ from consumers.cli_read import (
 )
 from consumers.cli_record import open_source, run_record
 from consumers.cli_serve import ensure, serve
-from consumers.composition import open_kafka_reading, open_key_store, open_ledger
+from consumers.composition import (
+    KeyStoreFinder,
+    SubjectFinder,
+    open_kafka_reading,
+    open_key_store,
+    open_ledger,
+)
 from consumers.projector import open_projection_store, open_reader
-from ledger.application import LedgerApplication
 from ledger.config import Settings
-from ledger.crypto.keys import KeyStore
 from ledger.errors import ConfigurationError, LedgerError
 from ledger.intake.acts import act_schema
 from projections.reader import LedgerReader
@@ -120,7 +124,7 @@ def _erase(args: argparse.Namespace, settings: Settings) -> int:
     if settings.backend == "kafka":
         key_store = open_key_store(settings)
         try:
-            subject_id = resolve_subject(_KeyStoreFinder(key_store), args.subject,
+            subject_id = resolve_subject(KeyStoreFinder(key_store), args.subject,
                                          args.email, args.phone)
         finally:
             key_store.close()
@@ -166,18 +170,8 @@ def _keys(args: argparse.Namespace, settings: Settings) -> int:
                              as_json=args.json)
 
 
-class _KeyStoreFinder:
-    """Finds subjects by email or phone through the key store's keyed index alone."""
-
-    def __init__(self, key_store: KeyStore) -> None:
-        self.key_store = key_store
-
-    def find_subject(self, kind: str, value: str) -> UUID | None:
-        return self.key_store.lookup_identity(kind, value)
-
-
 @contextmanager
-def _reading(settings: Settings) -> Iterator[tuple[LedgerApplication, LedgerReader]]:
+def _reading(settings: Settings) -> Iterator[tuple[SubjectFinder, LedgerReader]]:
     """The ledger and a reader over projections caught up with it."""
     progress = ProgressReporter(sys.stderr, "catching up") if sys.stderr.isatty() else None
     if settings.backend == "kafka":
@@ -188,7 +182,7 @@ def _reading(settings: Settings) -> Iterator[tuple[LedgerApplication, LedgerRead
         yield app, reader
 
 
-def _who(app: LedgerApplication, args: argparse.Namespace) -> UUID:
+def _who(app: SubjectFinder, args: argparse.Namespace) -> UUID:
     return resolve_subject(app, args.subject, args.email, args.phone)
 
 

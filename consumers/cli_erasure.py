@@ -6,11 +6,12 @@ import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any
 from uuid import UUID, uuid4
 
 import orjson
 
+from consumers.composition import SubjectFinder
 from consumers.kafka_office import submit_all_and_wait, submit_and_wait
 from ledger.application import LedgerApplication
 from ledger.config import Settings
@@ -23,10 +24,6 @@ from ledger.errors import ConfigurationError, PolicyViolation, UnknownSubject
 from projections.reader import LedgerReader
 
 OFFICE = "privacy-office"
-
-
-class SubjectFinder(Protocol):
-    def find_subject(self, kind: str, value: str) -> UUID | None: ...
 
 
 def resolve_subject(app: SubjectFinder, subject: str | None, email: str | None,

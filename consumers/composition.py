@@ -6,15 +6,10 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from functools import partial
+from typing import Protocol
 from uuid import UUID
 
-from consumers.projector import (
-    Progress,
-    catch_up,
-    open_projection_store,
-    projector_for,
-    reader_for,
-)
+from consumers.projector import Progress, catch_up, open_projection_store
 from ledger.application import LedgerApplication
 from ledger.config import Settings
 from ledger.crypto.key_cache import CachingKeyStore
@@ -23,8 +18,13 @@ from ledger.crypto.keys import KeyStore
 from ledger.crypto.master_key import master_key_from_settings
 from ledger.errors import ConfigurationError
 from ledger.kafka.admin import check_topics, required_topic_specs
+from ledger.kafka.notifications import PartitionNotifications
 from ledger.kafka.partitioning import shard_of
+from ledger.kafka.recorder import ShardAddress
+from ledger.persistence.encrypting_mapper import EncryptingMapper
+from ledger.persistence.transcoder import ledger_transcoder
 from ledger.policy import load_policy, seed_policy_text
+from projections.projector import Projector
 from projections.reader import LedgerReader
 from projections.sharded import ShardedProjectionReads
 
@@ -101,27 +101,49 @@ def open_ledger(settings: Settings) -> Iterator[LedgerApplication]:
 @contextmanager
 def open_kafka_reading(
     settings: Settings, progress: Progress | None = None,
-) -> Iterator[tuple[LedgerApplication, LedgerReader]]:
+) -> Iterator[tuple[SubjectFinder, LedgerReader]]:
     """A reader over every shard's projections, each caught up with its partition.
 
     ``ledger serve`` keeps the projections current; catching up here as well means a
     read never misses what was committed since its last batch (or while it was down).
+    Each shard is read from its projections' position on, not rebuilt: a read costs
+    what the projections lag behind, whatever the length of the log.
     """
     check_topics(settings.kafka.bootstrap_servers, required_topic_specs(settings.kafka))
+    policy = load_policy()
     with ExitStack() as stack:
         key_store = open_key_store(settings)
         stack.callback(key_store.close)
-        apps, stores = [], []
+        mapper = EncryptingMapper(transcoder=ledger_transcoder(), key_store=key_store)
+        projector = Projector(mapper.to_sealed_event, policy)
+        stores = []
         for shard in range(settings.kafka.partitions):
-            app = open_shard(settings, key_store, shard, writer=False)
-            stack.callback(app.close)
+            source = PartitionNotifications(
+                ShardAddress(settings.kafka.bootstrap_servers, settings.kafka.ledger_topic,
+                             shard))
+            stack.callback(source.close)
             store = open_projection_store(settings, shard)
             stack.callback(store.close)
-            catch_up(app.recorder, projector_for(app), store, progress=progress)
-            apps.append(app)
+            catch_up(source, projector, store, progress=progress)
             stores.append(store)
         reads = ShardedProjectionReads(stores, partial(_shard_of, settings.kafka.partitions))
-        yield apps[0], reader_for(apps[0], reads)
+        yield KeyStoreFinder(key_store), LedgerReader(reads, policy, mapper.open_value)
+
+
+class SubjectFinder(Protocol):
+    """What finds a subject by email or phone: the application, or the key store."""
+
+    def find_subject(self, kind: str, value: str) -> UUID | None: ...
+
+
+class KeyStoreFinder:
+    """Finds subjects by email or phone through the key store's keyed index alone."""
+
+    def __init__(self, key_store: KeyStore) -> None:
+        self.key_store = key_store
+
+    def find_subject(self, kind: str, value: str) -> UUID | None:
+        return self.key_store.lookup_identity(kind, value)
 
 
 def _shard_of(partitions: int, subject_id: UUID) -> int:

@@ -1,10 +1,12 @@
 """The projector: keeps the projections caught up with the ledger, batch by batch.
 
-It reads any eventsourcing ``ApplicationRecorder`` through ``select_notifications``
-(the embedded SQLite log now, the Kafka recorder later), starting after the position
-the store committed, and never assumes notification ids are contiguous. A batch and
-its position are committed in one transaction, so a projector killed anywhere resumes
-exactly after the last batch it committed: no event is missed or applied twice.
+It reads a ``NotificationSource`` through ``select_notifications`` (any eventsourcing
+application recorder: the embedded SQLite log, a Kafka shard's writer in `ledger
+serve`; or ``PartitionNotifications``, which seeks a Kafka shard to the position),
+starting after the position the store committed, and never assumes notification ids
+are contiguous. A batch and its position are committed in one transaction, so a
+projector killed anywhere resumes exactly after the last batch it committed: no event
+is missed or applied twice.
 
 An event that cannot be projected stops the projector with ``ProjectionFailed``
 (notification id and type, no values); the events before it in its batch are committed
@@ -19,8 +21,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
-from eventsourcing.persistence import ApplicationRecorder, Notification
+from eventsourcing.persistence import Notification
 
 from ledger.application import LedgerApplication
 from ledger.config import Settings
@@ -34,6 +37,18 @@ from projections.store import ProjectionReads, ProjectionStore
 
 BATCH_SIZE = 500
 Progress = Callable[["CatchUp"], None]
+
+
+class NotificationSource(Protocol):
+    """Where a projector reads: any eventsourcing application recorder, or one Kafka
+    shard read from a position on (``ledger.kafka.notifications``)."""
+
+    def max_notification_id(self) -> int | None: ...
+
+    def select_notifications(
+        self, start: int | None, limit: int, stop: int | None = None,
+        topics: Sequence[str] = (), *, inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]: ...
 
 
 @dataclass
@@ -86,7 +101,7 @@ def reader_for(app: LedgerApplication, store: ProjectionReads) -> LedgerReader:
 
 
 def catch_up(
-    recorder: ApplicationRecorder, projector: Projector, store: ProjectionStore, *,
+    recorder: NotificationSource, projector: Projector, store: ProjectionStore, *,
     batch_size: int = BATCH_SIZE, progress: Progress | None = None,
     stop: threading.Event | None = None,
 ) -> CatchUp:
@@ -136,14 +151,14 @@ def _commit(projector: Projector, store: ProjectionStore, position: int,
     transaction.commit()
 
 
-def rebuild(recorder: ApplicationRecorder, projector: Projector, store: ProjectionStore, *,
+def rebuild(recorder: NotificationSource, projector: Projector, store: ProjectionStore, *,
             batch_size: int = BATCH_SIZE, progress: Progress | None = None) -> CatchUp:
     """Empties the projections and projects the whole log from its start."""
     store.reset()
     return catch_up(recorder, projector, store, batch_size=batch_size, progress=progress)
 
 
-def follow(recorder: ApplicationRecorder, projector: Projector, store: ProjectionStore,
+def follow(recorder: NotificationSource, projector: Projector, store: ProjectionStore,
            stop: threading.Event, *, poll_interval: float = 0.5,
            batch_size: int = BATCH_SIZE) -> None:
     """Keeps the projections live until ``stop`` is set (or an event fails)."""

@@ -3,7 +3,9 @@
 ``ledger.kafka.admin`` declares and checks the topics; ``ledger.kafka.factory`` is the
 eventsourcing persistence module (``PERSISTENCE_MODULE=ledger.kafka.factory``) over
 ``ledger.kafka.recorder``; ``ledger.kafka.transactions`` guards the transactional calls
-that kafka-python lets wait forever. This package imports nothing
+that kafka-python lets wait forever; ``ledger.kafka.notifications`` reads a shard from
+a position on (projectors); ``ledger.kafka.partitioning`` names a subject's shard.
+This package imports nothing
 on purpose, so importing one adapter never pulls in the others, and nothing here
 touches the network until a function is called.
 """

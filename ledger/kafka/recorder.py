@@ -334,7 +334,7 @@ class KafkaApplicationRecorder(ApplicationRecorder):
             while self._consumer.position(self.partition) < end:
                 for records in self._consumer.poll(timeout_ms=POLL_MS).values():
                     for record in records:
-                        self._index(_notification(record))
+                        self._index(notification_from_record(record))
         except KafkaError as error:
             raise BrokerError(f"cannot read shard {self.address.partition}: "
                               f"{type(error).__name__}") from error
@@ -359,7 +359,7 @@ class KafkaAggregateRecorder(KafkaApplicationRecorder):
         return None
 
 
-def _notification(record: Any) -> Notification:
+def notification_from_record(record: Any) -> Notification:
     headers = dict(record.headers or [])
     return Notification(
         id=record.offset + 1,
