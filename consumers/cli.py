@@ -32,17 +32,19 @@ from consumers.cli_read import (
     show_audit_trail,
     show_registers,
     show_subject,
+    write_rebuilt,
 )
 from consumers.cli_record import open_source, run_record
 from consumers.cli_serve import ensure, serve
 from consumers.composition import (
     KeyStoreFinder,
     SubjectFinder,
+    open_kafka_projections,
     open_kafka_reading,
     open_key_store,
     open_ledger,
 )
-from consumers.projector import open_projection_store, open_reader
+from consumers.projector import open_projection_store, open_reader, projector_for
 from ledger.config import Settings
 from ledger.errors import ConfigurationError, LedgerError
 from ledger.intake.acts import act_schema
@@ -216,13 +218,21 @@ def _registers(args: argparse.Namespace, settings: Settings) -> int:
 def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
     if args.batch_size < 1:
         raise ConfigurationError("--batch-size must be at least 1")
-    with open_ledger(settings) as app:
-        store = open_projection_store(settings)
-        try:
-            return run_rebuild(app, store, sys.stdout, sys.stderr,
-                               batch_size=args.batch_size, as_json=args.json)
-        finally:
-            store.close()
+    if settings.backend == "kafka":
+        with open_kafka_projections(settings) as parts:
+            summaries = [run_rebuild(part.source, parts.projector, part.store, sys.stderr,
+                                     batch_size=args.batch_size, shard=part.shard)
+                         for part in parts.shards]
+    else:
+        with open_ledger(settings) as app:
+            store = open_projection_store(settings)
+            try:
+                summaries = [run_rebuild(app.recorder, projector_for(app), store, sys.stderr,
+                                         batch_size=args.batch_size)]
+            finally:
+                store.close()
+    write_rebuilt(sys.stdout, summaries, as_json=args.json)
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -14,9 +14,9 @@ import orjson
 
 from consumers.cli_progress import ProgressReporter
 from consumers.cli_tables import section, table
-from consumers.projector import BATCH_SIZE, projector_for, rebuild
-from ledger.application import LedgerApplication
+from consumers.projector import BATCH_SIZE, NotificationSource, rebuild
 from ledger.errors import ConfigurationError
+from projections.projector import Projector
 from projections.reader import LedgerReader
 from projections.store import ProjectionStore
 
@@ -235,22 +235,30 @@ def _retention(retention: dict[str, Any]) -> str:
 
 # -- rebuild ---------------------------------------------------------------------------
 
-def run_rebuild(app: LedgerApplication, store: ProjectionStore, out: IO[str],
-                err: IO[str], *, batch_size: int = BATCH_SIZE, as_json: bool) -> int:
-    progress = ProgressReporter(err, "rebuild")
-    report = rebuild(app.recorder, projector_for(app), store, batch_size=batch_size,
-                     progress=progress)
+def run_rebuild(source: NotificationSource, projector: Projector, store: ProjectionStore,
+                err: IO[str], *, batch_size: int = BATCH_SIZE,
+                shard: int | None = None) -> dict[str, Any]:
+    """Rebuilds one store from the start of its log (one shard's, on Kafka)."""
+    progress = ProgressReporter(err, "rebuild" if shard is None else f"rebuild shard {shard}")
+    report = rebuild(source, projector, store, batch_size=batch_size, progress=progress)
     progress.finish(report)
     seconds = report.elapsed
     summary = {"events": report.events, "batches": report.batches,
                "position": report.position, "subjects": store.subject_count(),
                "seconds": round(seconds, 3),
                "events_per_second": round(report.events / seconds) if seconds else None}
+    return summary if shard is None else {"shard": shard, **summary}
+
+
+def write_rebuilt(out: IO[str], summaries: list[dict[str, Any]], *, as_json: bool) -> None:
+    """One summary for the embedded log; on Kafka ``{"shards": [...]}``, one per shard."""
     if as_json:
-        write_json(out, summary)
-    else:
-        out.write(f"rebuilt the projections from the start of the log: {report.events:,} "
-                  f"events in {seconds:.1f} s ({summary['events_per_second'] or 0:,} "
-                  f"events/s), {summary['subjects']:,} subjects, position "
-                  f"{report.position:,}\n")
-    return 0
+        sharded = "shard" in summaries[0]
+        write_json(out, {"shards": summaries} if sharded else summaries[0])
+        return
+    for summary in summaries:
+        where = f"shard {summary['shard']}" if "shard" in summary else "the log"
+        out.write(f"rebuilt the projections from the start of {where}: "
+                  f"{summary['events']:,} events in {summary['seconds']:.1f} s "
+                  f"({summary['events_per_second'] or 0:,} events/s), "
+                  f"{summary['subjects']:,} subjects, position {summary['position']:,}\n")

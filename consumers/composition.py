@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Protocol
@@ -16,6 +17,7 @@ from ledger.crypto.key_cache import CachingKeyStore
 from ledger.crypto.key_store_sqlite import SQLiteKeyStore
 from ledger.crypto.keys import KeyStore
 from ledger.crypto.master_key import master_key_from_settings
+from ledger.domain.policy import Policy
 from ledger.errors import ConfigurationError
 from ledger.kafka.admin import check_topics, required_topic_specs
 from ledger.kafka.notifications import PartitionNotifications
@@ -27,6 +29,7 @@ from ledger.policy import load_policy, seed_policy_text
 from projections.projector import Projector
 from projections.reader import LedgerReader
 from projections.sharded import ShardedProjectionReads
+from projections.store import ProjectionStore
 
 SYSTEM_ACTOR = "ledger"
 KEY_CACHE_MAX_AGE_SECONDS = 30.0
@@ -98,6 +101,45 @@ def open_ledger(settings: Settings) -> Iterator[LedgerApplication]:
         key_store.close()
 
 
+@dataclass(frozen=True)
+class ShardProjection:
+    shard: int
+    source: PartitionNotifications
+    store: ProjectionStore
+
+
+@dataclass(frozen=True)
+class KafkaProjections:
+    """Every shard's projection store and the seeking reader of its partition."""
+
+    shards: list[ShardProjection]
+    projector: Projector
+    mapper: EncryptingMapper
+    policy: Policy
+    key_store: KeyStore
+
+
+@contextmanager
+def open_kafka_projections(settings: Settings) -> Iterator[KafkaProjections]:
+    check_topics(settings.kafka.bootstrap_servers, required_topic_specs(settings.kafka))
+    policy = load_policy()
+    with ExitStack() as stack:
+        key_store = open_key_store(settings)
+        stack.callback(key_store.close)
+        mapper = EncryptingMapper(transcoder=ledger_transcoder(), key_store=key_store)
+        shards = []
+        for shard in range(settings.kafka.partitions):
+            source = PartitionNotifications(
+                ShardAddress(settings.kafka.bootstrap_servers, settings.kafka.ledger_topic,
+                             shard))
+            stack.callback(source.close)
+            store = open_projection_store(settings, shard)
+            stack.callback(store.close)
+            shards.append(ShardProjection(shard, source, store))
+        yield KafkaProjections(shards, Projector(mapper.to_sealed_event, policy), mapper,
+                               policy, key_store)
+
+
 @contextmanager
 def open_kafka_reading(
     settings: Settings, progress: Progress | None = None,
@@ -109,25 +151,13 @@ def open_kafka_reading(
     Each shard is read from its projections' position on, not rebuilt: a read costs
     what the projections lag behind, whatever the length of the log.
     """
-    check_topics(settings.kafka.bootstrap_servers, required_topic_specs(settings.kafka))
-    policy = load_policy()
-    with ExitStack() as stack:
-        key_store = open_key_store(settings)
-        stack.callback(key_store.close)
-        mapper = EncryptingMapper(transcoder=ledger_transcoder(), key_store=key_store)
-        projector = Projector(mapper.to_sealed_event, policy)
-        stores = []
-        for shard in range(settings.kafka.partitions):
-            source = PartitionNotifications(
-                ShardAddress(settings.kafka.bootstrap_servers, settings.kafka.ledger_topic,
-                             shard))
-            stack.callback(source.close)
-            store = open_projection_store(settings, shard)
-            stack.callback(store.close)
-            catch_up(source, projector, store, progress=progress)
-            stores.append(store)
-        reads = ShardedProjectionReads(stores, partial(_shard_of, settings.kafka.partitions))
-        yield KeyStoreFinder(key_store), LedgerReader(reads, policy, mapper.open_value)
+    with open_kafka_projections(settings) as parts:
+        for part in parts.shards:
+            catch_up(part.source, parts.projector, part.store, progress=progress)
+        reads = ShardedProjectionReads([part.store for part in parts.shards],
+                                       partial(_shard_of, settings.kafka.partitions))
+        yield (KeyStoreFinder(parts.key_store),
+               LedgerReader(reads, parts.policy, parts.mapper.open_value))
 
 
 class SubjectFinder(Protocol):
