@@ -34,7 +34,7 @@ from consumers.cli_read import (
     show_subject,
     write_rebuilt,
 )
-from consumers.cli_record import open_source, run_record
+from consumers.cli_record import open_source, record_lines, run_record, send_lines
 from consumers.cli_serve import ensure, serve
 from consumers.composition import (
     KeyStoreFinder,
@@ -103,8 +103,12 @@ def _schema(args: argparse.Namespace, settings: Settings) -> int:
 def _record(args: argparse.Namespace, settings: Settings) -> int:
     source = open_source(args.source)
     try:
+        if settings.backend == "kafka":
+            return run_record(send_lines(settings, source, wait_s=args.wait),
+                              as_json=args.json, out=sys.stdout, err=sys.stderr)
         with open_ledger(settings) as app:
-            return run_record(app, source, as_json=args.json, out=sys.stdout, err=sys.stderr)
+            return run_record(record_lines(app, source), as_json=args.json, out=sys.stdout,
+                              err=sys.stderr)
     finally:
         if source is not sys.stdin.buffer:
             source.close()

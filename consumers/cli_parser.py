@@ -25,8 +25,14 @@ def build_parser() -> argparse.ArgumentParser:
         "record", help="record acts from JSON lines (a file or - for stdin)",
         description="Record acts, one JSON object per line. Each line is accepted or "
         "rejected on its own with a reason that never quotes a personal value; "
-        "a summary follows. Exit 1 if any line was rejected.",
+        "a summary follows. Exit 1 if any line was rejected. With LEDGER_BACKEND=kafka "
+        "the valid lines are sent to the intake topic (keyed by subject) and the "
+        "verdicts are the shard writers' answers; exit 3 if some did not answer within "
+        "--wait.",
     )
+    record.add_argument("--wait", type=float, default=60.0, metavar="SECONDS",
+                        help="on Kafka: how long to wait for `ledger serve`'s answers "
+                        "(default: %(default)s)")
     record.add_argument("source", nargs="?", default="-", help="file of JSON lines, or - "
                         "(default) for standard input")
     record.add_argument("--json", action="store_true", help="one JSON verdict per line, "

@@ -5,15 +5,17 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 import orjson
 
+from consumers.kafka_office import submit_all_and_wait
 from ledger.application import LedgerApplication
+from ledger.config import Settings
 from ledger.errors import DuplicateAct, InvalidAct, LedgerError, PolicyViolation
 from ledger.intake.acts import apply_act, parse_act
 
-Status = Literal["recorded", "duplicate", "rejected", "failed"]
+Status = Literal["recorded", "duplicate", "rejected", "failed", "pending"]
 PROGRESS_EVERY = 1000
 
 
@@ -55,11 +57,54 @@ def record_lines(app: LedgerApplication, lines: Iterable[bytes]) -> Iterator[Ver
             yield Verdict(number, "recorded", act.context.act_id, act.type)
 
 
-def run_record(app: LedgerApplication, source: IO[bytes], *, as_json: bool,
-               out: IO[str], err: IO[str]) -> int:
-    counts = {"recorded": 0, "duplicate": 0, "rejected": 0, "failed": 0}
+def send_lines(settings: Settings, lines: Iterable[bytes], *, wait_s: float
+               ) -> Iterator[Verdict]:
+    """On Kafka: checks each line here, sends the valid acts to the intake topic as an
+    upstream system would, and reports what the shard writers made of them.
+
+    A line that fails the schema is refused here and never sent. The writers answer
+    with events or a rejection; a duplicate of an act already recorded gets neither,
+    so it is reported as pending once ``wait_s`` has passed.
+    """
+    verdicts: dict[int, Verdict] = {}
+    sent: list[tuple[int, dict[str, Any]]] = []
+    seen: set[str] = set()
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            act = parse_act(raw)
+        except InvalidAct as error:
+            verdicts[number] = Verdict(number, "rejected", None, None, "invalid-act", str(error))
+            continue
+        act_id = act.context.act_id
+        if act_id in seen:
+            verdicts[number] = Verdict(number, "duplicate", act_id, act.type, "duplicate-act",
+                                       "the same act id appears earlier in this input")
+            continue
+        seen.add(act_id)
+        sent.append((number, orjson.loads(raw)))
+    outcomes = submit_all_and_wait(settings, [a for _, a in sent], wait_s=wait_s) if sent else []
+    for (number, document), outcome in zip(sent, outcomes, strict=True):
+        act_type = document["type"]
+        if outcome.status == "recorded":
+            verdicts[number] = Verdict(number, "recorded", outcome.act_id, act_type)
+        elif outcome.status == "rejected":
+            verdicts[number] = Verdict(number, "rejected", outcome.act_id, act_type,
+                                       outcome.rule, outcome.reason)
+        else:
+            verdicts[number] = Verdict(
+                number, "pending", outcome.act_id, act_type, "no-answer",
+                f"sent; no answer within {wait_s:g} s (`ledger serve` not running, behind, "
+                "or the act was recorded before)")
+    yield from (verdicts[number] for number in sorted(verdicts))
+
+
+def run_record(verdicts: Iterable[Verdict], *, as_json: bool, out: IO[str], err: IO[str]
+               ) -> int:
+    counts = {"recorded": 0, "duplicate": 0, "rejected": 0, "failed": 0, "pending": 0}
     show_progress = err.isatty()
-    for verdict in record_lines(app, source):
+    for verdict in verdicts:
         counts[verdict.status] += 1
         if as_json:
             out.write(orjson.dumps(asdict(verdict)).decode() + "\n")
@@ -76,9 +121,10 @@ def run_record(app: LedgerApplication, source: IO[bytes], *, as_json: bool,
     else:
         err.write(f"{'' if not show_progress else chr(13)}recorded {counts['recorded']}, "
                   f"duplicate {counts['duplicate']}, rejected {counts['rejected']}, "
-                  f"failed {counts['failed']}\n")
+                  f"failed {counts['failed']}"
+                  + (f", pending {counts['pending']}" if counts["pending"] else "") + "\n")
     out.flush()
-    if counts["failed"]:
+    if counts["failed"] or counts["pending"]:
         return 3
     return 1 if counts["rejected"] else 0
 

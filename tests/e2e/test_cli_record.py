@@ -58,7 +58,8 @@ def test_bad_lines_are_rejected_and_the_good_ones_around_them_recorded(tmp_path:
     assert CANARY not in result.stderr
     verdicts = [orjson.loads(line) for line in result.stdout.splitlines()]
     summary = verdicts.pop()
-    assert summary == {"summary": {"recorded": 2, "duplicate": 0, "rejected": 6, "failed": 0}}
+    assert summary == {"summary": {"recorded": 2, "duplicate": 0, "rejected": 6, "failed": 0,
+                                   "pending": 0}}
     by_line = {v["line"]: v for v in verdicts}
     assert [by_line[n]["status"] for n in range(1, 9)] == [
         "recorded", "rejected", "rejected", "rejected", "rejected", "rejected",
@@ -122,5 +123,6 @@ def test_a_re_delivered_file_is_recorded_once(tmp_path: Path) -> None:
     again = ledger("record", "--json", "-", data_dir=tmp_path, stdin=acts)
     assert orjson.loads(first.stdout.splitlines()[-1])["summary"]["recorded"] == 2
     summary = orjson.loads(again.stdout.splitlines()[-1])["summary"]
-    assert summary == {"recorded": 0, "duplicate": 2, "rejected": 0, "failed": 0}
+    assert summary == {"recorded": 0, "duplicate": 2, "rejected": 0, "failed": 0,
+                       "pending": 0}
     assert again.returncode == 0

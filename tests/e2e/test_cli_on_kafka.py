@@ -1,10 +1,10 @@
-"""`ledger erase` on Kafka: sent through the intake topic, carried out by `ledger serve`.
+"""The commands that act on a Kafka ledger, with `ledger serve` running beside them.
 
-The erasure must go through the shard's writer (the only one allowed to append, and
-the one whose key cache must forget the key at once). The test runs serve in the
-background, erases a subject found by email, and reads the subject back on Kafka: the
-values are gone, a bystander's are not (the positive control), and an erasure the
-writer refuses comes back as a refusal with its rule.
+Erasure, retention and recording go through the intake topic to the shard's writer
+(the only one allowed to append, and the one whose key cache must forget a key at
+once). The tests run serve in the background, act through the command line, and read
+the subject back on Kafka: erased values are gone, a bystander's are not (the positive
+control), and what the writer refuses comes back as a refusal with its rule.
 """
 
 from __future__ import annotations
@@ -140,3 +140,28 @@ def test_retention_enforcement_on_kafka_shreds_the_kept_fiscal_scope_when_due(
     expired = orjson.loads(due.stdout)["expired"]
     assert [(e["subject_id"], e["scope"]) for e in expired] == [(subject, "fiscal")]
     assert CANARY not in view(env, subject)
+
+
+def test_record_on_kafka_gives_one_verdict_per_line_from_the_writers(
+    env: dict[str, str], serving: subprocess.Popen[str], tmp_path: Path,
+) -> None:
+    subject = str(uuid.uuid4())
+    good = collected(subject, "recorded")
+    refused = {**collected(subject, "refused"), "values": {"job-title": f"{CANARY} cfo"}}
+    lines = [orjson.dumps(good), b'{"act_id": "x", "type": "data-collected"}',
+             orjson.dumps(refused), orjson.dumps(good)]
+    source = tmp_path / "acts.jsonl"
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    result = ledger(env, "record", str(source), "--json")
+    assert result.returncode == 1, result.stdout + result.stderr  # a line was rejected
+    *verdicts, summary = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert [(v["line"], v["status"], v["rule"]) for v in verdicts] == [
+        (1, "recorded", None),
+        (2, "rejected", "invalid-act"),
+        (3, "rejected", "category-not-in-purpose"),
+        (4, "duplicate", "duplicate-act"),
+    ]
+    assert summary == {"summary": {"recorded": 1, "duplicate": 1, "rejected": 2,
+                                   "failed": 0, "pending": 0}}
+    assert CANARY not in result.stdout + result.stderr
+    assert f"{CANARY} recorded" in view(env, subject)
