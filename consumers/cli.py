@@ -169,11 +169,18 @@ def _retention(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _keys(args: argparse.Namespace, settings: Settings) -> int:
-    with open_ledger(settings) as app:
-        if app.key_store is None:
-            raise ConfigurationError("this ledger has no key store configured")
-        return rotate_master(settings, app.key_store, args.new_key_file, sys.stdout,
+    # Only the key store is touched, on either backend. A `ledger serve` still holding
+    # the retired master stops at its next batch (MasterKeyMismatch) and, restarted,
+    # goes on under the new one.
+    if not settings.key_store_path.exists() and not settings.postgres_dsn:
+        raise ConfigurationError(f"no key store at {settings.key_store_path}: nothing to "
+                                 "rotate (check LEDGER_DATA_DIR)")
+    key_store = open_key_store(settings)
+    try:
+        return rotate_master(settings, key_store, args.new_key_file, sys.stdout,
                              as_json=args.json)
+    finally:
+        key_store.close()
 
 
 @contextmanager
