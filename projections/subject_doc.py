@@ -284,6 +284,7 @@ def encode_state(state: SubjectState) -> dict[str, Any]:
         "controller_transfers": list(state.controller_transfers),
         "category_scopes": dict(state.category_scopes),
         "request_extensions": dict(state.request_extensions),
+        "request_received": _times(state.request_received),
     }
 
 
@@ -315,6 +316,8 @@ def decode_state(subject_id: UUID, raw: dict[str, Any]) -> SubjectState:
         controller_transfers=list(raw["controller_transfers"]),
         category_scopes=dict(raw["category_scopes"]),
         request_extensions=dict(raw["request_extensions"]),
+        # Documents projected before receipt times were kept have none.
+        request_received=_parse_times(raw.get("request_received", {})),
     )
 
 

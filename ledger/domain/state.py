@@ -47,5 +47,6 @@ class SubjectState:
     controller_transfers: list[str] = field(default_factory=list)
     category_scopes: dict[str, str] = field(default_factory=dict)
     request_extensions: dict[str, int] = field(default_factory=dict)  # request_ref -> months
+    request_received: dict[str, datetime] = field(default_factory=dict)  # request_ref -> when
     # Upstream systems retry; an act id seen before is a re-delivery, not a new act.
     act_ids: set[str] = field(default_factory=set)

@@ -15,6 +15,7 @@ from eventsourcing.domain import Aggregate
 
 from ledger.domain import events as ev
 from ledger.domain.acts import ActContext
+from ledger.domain.durations import Duration
 from ledger.domain.policy import Policy
 from ledger.domain.retention import ErasurePlan, plan_erasure
 from ledger.domain.state import ConsentState, Disclosure, SubjectState
@@ -246,6 +247,13 @@ class DataSubject(SubjectRules, SubjectChanges, Aggregate):
         if reason_code not in EXTENSION_REASONS:
             raise PolicyViolation(
                 "unknown-extension-reason", f"no extension reason {reason_code!r}"
+            )
+        received = self.state.request_received.get(request_ref)
+        if received is not None and act.occurred_at > Duration(months=1).after(received):
+            raise PolicyViolation(
+                "extension-too-late",
+                f"request {request_ref!r} was received {received.date().isoformat()}; art. "
+                "12(3) lets the deadline be extended only within one month of receipt",
             )
         already = self.state.request_extensions.get(request_ref, 0)
         if already + extended_by_months > MAX_EXTENSION_MONTHS:

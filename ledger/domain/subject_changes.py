@@ -74,11 +74,13 @@ class SubjectChanges:
     @when.register
     def _(self, event: ev.AccessRequested) -> None:
         self.state.open_requests[event.request_ref] = "access"
+        self.state.request_received[event.request_ref] = event.occurred_at
 
     @when.register
     def _(self, event: ev.AccessFulfilled) -> None:
         self.state.open_requests.pop(event.request_ref, None)
         self.state.request_extensions.pop(event.request_ref, None)
+        self.state.request_received.pop(event.request_ref, None)
 
     @when.register
     def _(self, event: ev.RequestDeadlineExtended) -> None:
@@ -90,6 +92,7 @@ class SubjectChanges:
     @when.register
     def _(self, event: ev.ErasureRequested) -> None:
         self.state.open_requests[event.request_ref] = "erasure"
+        self.state.request_received[event.request_ref] = event.occurred_at
 
     @when.register
     def _(self, event: ev.ErasureRefusedInPart) -> None:
@@ -100,6 +103,7 @@ class SubjectChanges:
     def _(self, event: ev.ErasureCompleted) -> None:
         self.state.open_requests.pop(event.request_ref, None)
         self.state.request_extensions.pop(event.request_ref, None)
+        self.state.request_received.pop(event.request_ref, None)
         self._erase_scopes(event.scopes)
         self.state.erased_since_collection = True
 

@@ -130,6 +130,41 @@ def test_an_erasure_completed_closes_its_extension_too() -> None:
     assert s.state.request_extensions == {}
 
 
+def at(moment: datetime) -> ActContext:
+    return ActContext(f"deadline-{next(_ids)}", "privacy-office", moment)
+
+
+@pytest.mark.parametrize("kind", ["access", "erasure"])
+def test_an_extension_is_accepted_up_to_one_month_after_receipt(kind: str) -> None:
+    s = with_open_request(kind)  # received at T0
+    s.extend_request_deadline(POLICY, at(datetime(2025, 4, 3, 9, 0, tzinfo=UTC)),
+                              request_ref="DSAR-1", extended_by_months=1,
+                              reason_code="complexity")
+    assert len(s.collect_events()) == 1
+
+
+@pytest.mark.parametrize("kind", ["access", "erasure"])
+def test_an_extension_after_the_first_month_is_refused(kind: str) -> None:
+    # Art. 12(3): the subject is told of an extension within one month of receipt.
+    s = with_open_request(kind)
+    late = at(datetime(2025, 4, 3, 9, 1, tzinfo=UTC))
+    refused("extension-too-late", lambda: s.extend_request_deadline(
+        POLICY, late, request_ref="DSAR-1", extended_by_months=1,
+        reason_code="complexity"), s)
+
+
+def test_a_reused_ref_counts_the_month_from_the_new_request() -> None:
+    s = with_open_request()
+    s.fulfil_access(POLICY, act(2), request_ref="DSAR-1", export_ref="export-1")
+    s.request_access(POLICY, at(datetime(2025, 6, 1, tzinfo=UTC)), request_ref="DSAR-1",
+                     channel="email")
+    s.collect_events()
+    s.extend_request_deadline(POLICY, at(datetime(2025, 6, 20, tzinfo=UTC)),
+                              request_ref="DSAR-1", extended_by_months=2,
+                              reason_code="complexity")
+    assert len(s.collect_events()) == 1
+
+
 def test_the_intake_act_is_validated_and_dispatched() -> None:
     document = {
         "act_id": "office-9", "type": "request-deadline-extended",
