@@ -160,6 +160,20 @@ class KeyStoreContract(ABC):
         assert [d.key_id for d in store.destroyed_keys(subject)] == [key.key_id]
         assert store.key_by_id(other.key_id) == other
 
+    def test_a_rolled_back_shred_keeps_the_key(self) -> None:
+        store, subject = self.store(), uuid4()
+        key = store.data_key(subject, "general")
+
+        def shred_then_fail() -> None:
+            with store.batch():
+                store.shred(subject)
+                raise RuntimeError("the Kafka transaction failed")
+
+        with pytest.raises(RuntimeError):
+            shred_then_fail()
+        assert store.key_by_id(key.key_id) == key
+        assert store.destroyed_keys(subject) == []
+
     def test_shred_of_everything_removes_identities_too(self) -> None:
         store, subject, bystander = self.store(), uuid4(), uuid4()
         keys = {store.data_key(subject, s).key_id for s in ("general", "fiscal")}
@@ -526,20 +540,6 @@ class TestSQLiteKeyStore(KeyStoreContract):
             store.data_key(uuid4(), "general")
             store.shred(victim)
         assert scan(self.files(), wrapped) == [], "shredded bytes left in the files"
-
-    def test_a_rolled_back_shred_keeps_the_key(self) -> None:
-        store, subject = self.store(), uuid4()
-        key = store.data_key(subject, "general")
-
-        def shred_then_fail() -> None:
-            with store.batch():
-                store.shred(subject)
-                raise RuntimeError("the Kafka transaction failed")
-
-        with pytest.raises(RuntimeError):
-            shred_then_fail()
-        assert store.key_by_id(key.key_id) == key
-        assert store.destroyed_keys(subject) == []
 
     def test_a_row_moved_to_another_subject_does_not_unwrap(self) -> None:
         store, ann, bob = self.store(), uuid4(), uuid4()
