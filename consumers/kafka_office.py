@@ -88,24 +88,31 @@ def _watch(consumer: KafkaConsumer, ledger_tps: set[TopicPartition],
            outcomes: dict[str, ActOutcome], deadline: float) -> None:
     waiting = set(outcomes)
     while waiting and time.monotonic() < deadline:
-        waiting -= _take(consumer.poll(timeout_ms=200), ledger_tps, outcomes)
+        waiting -= record_answers(consumer.poll(timeout_ms=200), ledger_tps, outcomes)
     # An act's events commit together but may span two polls: read to the end.
     ends = consumer.end_offsets(list(ledger_tps))
     while time.monotonic() < deadline and any(
             consumer.position(tp) < end for tp, end in ends.items()):
-        _take(consumer.poll(timeout_ms=200), ledger_tps, outcomes)
+        record_answers(consumer.poll(timeout_ms=200), ledger_tps, outcomes)
 
 
-def _take(polled: dict[TopicPartition, list[Any]], ledger_tps: set[TopicPartition],
+def record_answers(polled: dict[TopicPartition, list[Any]], ledger_tps: set[TopicPartition],
           outcomes: dict[str, ActOutcome]) -> set[str]:
     """Records the answers in ``polled``; returns the ids of the acts they answer."""
     answered = set()
     for tp, records in polled.items():
         for record in records:
-            document = orjson.loads(record.value)
-            # Acts the writer derives from one (the erasure request it opens) carry its
-            # id with a suffix.
-            act_id = str(document.get("act_id")).removesuffix(".request")
+            try:
+                document = orjson.loads(record.value)
+            except orjson.JSONDecodeError:
+                continue  # not the ledger's: nothing to answer with
+            if not isinstance(document, dict):
+                continue
+            act_id = str(document.get("act_id"))
+            if act_id not in outcomes:
+                # Acts the writer derives from one (the erasure request it opens)
+                # carry its id with a suffix.
+                act_id = act_id.removesuffix(".request")
             if act_id not in outcomes:
                 continue
             if tp in ledger_tps:

@@ -1,0 +1,53 @@
+"""Telling a writer's answers apart: which act a ledger or rejected record answers."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import orjson
+from kafka import TopicPartition
+
+from consumers.kafka_office import ActOutcome, record_answers
+
+LEDGER = TopicPartition("ledger", 0)
+REJECTED = TopicPartition("rejected", 0)
+
+
+def record(document: Any, event: str = "ledger.domain.events:ErasureCompleted") -> Any:
+    value = document if isinstance(document, bytes) else orjson.dumps(document)
+    return SimpleNamespace(value=value, headers=[("event-topic", event.encode())])
+
+
+def outcomes(*act_ids: str) -> dict[str, ActOutcome]:
+    return {act_id: ActOutcome(act_id, "pending") for act_id in act_ids}
+
+
+def test_events_of_an_act_and_of_the_request_it_opened_answer_it() -> None:
+    waiting = outcomes("erase-1")
+    answered = record_answers({LEDGER: [
+        record({"act_id": "erase-1.request"}, "ledger.domain.events:ErasureRequested"),
+        record({"act_id": "erase-1", "scopes": ["general"], "values": {"x": "sealed"}}),
+    ]}, {LEDGER}, waiting)
+    assert answered == {"erase-1"}
+    assert waiting["erase-1"].status == "recorded"
+    assert [e["type"] for e in waiting["erase-1"].events] == [
+        "ErasureRequested", "ErasureCompleted"]
+    assert all("values" not in e for e in waiting["erase-1"].events)
+
+
+def test_an_act_whose_own_id_ends_like_a_derived_one_is_still_found() -> None:
+    waiting = outcomes("crm.request")
+    assert record_answers({LEDGER: [record({"act_id": "crm.request"})]}, {LEDGER}, waiting) == {
+        "crm.request"}
+
+
+def test_a_rejection_carries_its_rule_and_foreign_records_are_ignored() -> None:
+    waiting = outcomes("a-1", "a-2")
+    answered = record_answers({REJECTED: [
+        record(b"not json"), record([1, 2]), record({"act_id": "someone-else"}),
+        record({"act_id": "a-2", "rule": "unknown-purpose", "reason": "no purpose 'x'"}),
+    ]}, {LEDGER}, waiting)
+    assert answered == {"a-2"}
+    assert (waiting["a-2"].status, waiting["a-2"].rule) == ("rejected", "unknown-purpose")
+    assert waiting["a-1"].status == "pending"
