@@ -121,6 +121,7 @@ class KafkaProjections:
 
 @contextmanager
 def open_kafka_projections(settings: Settings) -> Iterator[KafkaProjections]:
+    """What projecting a Kafka ledger needs, per shard; the topics are checked first."""
     check_topics(settings.kafka.bootstrap_servers, required_topic_specs(settings.kafka))
     policy = load_policy()
     with ExitStack() as stack:
