@@ -56,7 +56,8 @@ pytest:
 # `$(BIN)/python bench/bench_projections.py --subjects 10000 100000` for the full run.
 bench: install-test kafka-jars
 	$(BIN)/python bench/bench_crypto.py
-	$(BIN)/python bench/bench_kafka.py
+	$(BIN)/python bench/bench_kafka.py --workload new-subjects
+	$(BIN)/python bench/bench_kafka.py --workload mixed
 	$(BIN)/python bench/bench_projections.py --subjects 10000
 
 clean:

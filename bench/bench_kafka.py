@@ -10,7 +10,8 @@ binding and two events each, the ledger's most expensive kind of act.
 Replay: the Kafka recorder rebuilding its index from the ledger topic and the mapper
 decrypting every event, against a plain read_committed consumer of the same topic.
 
-    python bench/bench_kafka.py [--acts 20000] [--batch-size 1000] [--rounds 3] [--json]
+    python bench/bench_kafka.py [--acts 20000] [--batch-size 1000] [--rounds 3]
+                                [--workload new-subjects|mixed] [--json]
 
 Starts its own broker from docker/kafka unless LEDGER_BENCH_KAFKA_BOOTSTRAP is set.
 """
@@ -70,15 +71,27 @@ def broker() -> Iterator[str]:
             local.stop()
 
 
-def acts(count: int) -> Iterator[tuple[bytes, bytes]]:
+def acts(count: int, workload: str = "new-subjects") -> Iterator[tuple[bytes, bytes]]:
+    """``count`` acts keyed by subject. new-subjects: every act collects for a new
+    subject (a new key, identity binding and two events each: the costliest kind).
+    mixed: each subject is collected once, then its data is used three times."""
+    per_subject = 1 if workload == "new-subjects" else 4
+    subject = ""
     for n in range(count):
-        subject = str(uuid.uuid4())
+        if n % per_subject == 0:
+            subject = str(uuid.uuid4())
+            document: dict[str, Any] = {
+                "type": "data-collected", "purpose": "contact", "source_system": "crm",
+                "legal_basis": "legitimate-interest",
+                "values": {"name": f"Name {n}", "business-email": f"person{n}@example.nl",
+                           "message-content": "Werkt jullie SaaS ook met SSO? " * 3},
+            }
+        else:
+            document = {"type": "data-processed", "purpose": "contact", "operation": "use",
+                        "categories": ["name", "message-content"]}
         yield subject.encode(), orjson.dumps({
-            "act_id": f"bench-{n}", "type": "data-collected", "subject_id": subject,
-            "actor": "crm", "occurred_at": "2025-03-03T09:00:00Z", "purpose": "contact",
-            "source_system": "crm", "legal_basis": "legitimate-interest",
-            "values": {"name": f"Name {n}", "business-email": f"person{n}@example.nl",
-                       "message-content": "Werkt jullie SaaS ook met SSO? " * 3},
+            "act_id": f"bench-{n}", "subject_id": subject, "actor": "crm",
+            "occurred_at": "2025-03-03T09:00:00Z", **document,
         })
 
 
@@ -130,7 +143,7 @@ def replay(settings: Settings, key_store: KeyStore, expected: int) -> tuple[floa
     return index_s, replay_s
 
 
-def run(count: int, batch_size: int, rounds: int) -> dict[str, Any]:
+def run(count: int, batch_size: int, rounds: int, workload: str) -> dict[str, Any]:
     with broker() as bootstrap, tempfile.TemporaryDirectory() as data:
         tag = uuid.uuid4().hex[:8]
         kafka = KafkaSettings(bootstrap_servers=bootstrap, ledger_topic=f"bench-ledger-{tag}",
@@ -141,7 +154,7 @@ def run(count: int, batch_size: int, rounds: int) -> dict[str, Any]:
 
         log(f"producing {count} acts to the intake topic ...")
         upstream = KafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_TUNING)
-        for key, value in acts(count):
+        for key, value in acts(count, workload):
             upstream.send(kafka.intake_topic, key=key, value=value)
         upstream.flush()
         upstream.close()
@@ -182,7 +195,8 @@ def run(count: int, batch_size: int, rounds: int) -> dict[str, Any]:
     raw_produce_s, raw_consume_s = median(produce_s), median(consume_s)
     events = len(written)
     return {
-        "acts": count, "records": events, "bytes": payload, "rounds": rounds,
+        "acts": count, "workload": workload, "records": events, "bytes": payload,
+        "rounds": rounds,
         "producer_tuning": PRODUCER_TUNING,
         "ingest_acts_per_s": round(count / ingest_s),
         "raw_produce_acts_per_s": round(count / raw_produce_s),
@@ -207,12 +221,18 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3,
                         help="repeats of the baselines and the replay (medians are compared)")
+    parser.add_argument("--workload", choices=["new-subjects", "mixed"],
+                        default="new-subjects",
+                        help="new-subjects: every act for a new subject (the worst case); "
+                        "mixed: one collection then three uses per subject")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     args = parser.parse_args()
-    result = run(args.acts, args.batch_size, args.rounds)
+    result = run(args.acts, args.batch_size, args.rounds, args.workload)
     if args.json:
         print(json.dumps(result))
         return
+    print(f"workload: {result['workload']}, {result['acts']:,} acts, "
+          f"{result['records']:,} ledger records")
     print(f"ingest: {result['ingest_acts_per_s']:,} acts/s through the full path; "
           f"raw kafka-python produce of the same bytes {result['raw_produce_acts_per_s']:,} "
           f"acts/s; ratio {result['ingest_ratio']}")
