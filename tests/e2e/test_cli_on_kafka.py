@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import psycopg
 import pytest
 from kafka import KafkaProducer
 
@@ -165,3 +166,41 @@ def test_record_on_kafka_gives_one_verdict_per_line_from_the_writers(
                                    "failed": 0, "pending": 0}}
     assert CANARY not in result.stdout + result.stderr
     assert f"{CANARY} recorded" in view(env, subject)
+
+
+@pytest.mark.postgres
+def test_on_kafka_with_postgres_keys_and_shard_projections_live_in_postgres(
+    env: dict[str, str], postgres_dsn: str, tmp_path: Path,
+) -> None:
+    schemas = ("ledger_keys", "ledger_projections_shard_0", "ledger_projections_shard_1")
+
+    def drop() -> None:
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            for schema in schemas:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+    drop()
+    with_pg = {**env, "LEDGER_POSTGRES_DSN": postgres_dsn}
+    assert ledger(with_pg, "topics", "ensure").returncode == 0
+    process = subprocess.Popen([sys.executable, "-m", "consumers.cli", "serve"], env=with_pg,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        subjects = [str(uuid.uuid4()) for _ in range(6)]
+        source = tmp_path / "acts.jsonl"
+        source.write_bytes(b"\n".join(orjson.dumps(collected(s, f"pg{n}"))
+                                      for n, s in enumerate(subjects)) + b"\n")
+        recorded = ledger(with_pg, "record", str(source), "--json")
+        assert recorded.returncode == 0, recorded.stdout + recorded.stderr
+        for n, subject in enumerate(subjects):
+            assert f"{CANARY} pg{n}" in view(with_pg, subject)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr[-2000:]
+    data_dir = Path(env["LEDGER_DATA_DIR"])
+    assert not list(data_dir.glob("*.sqlite")), "keys and projections belong in PostgreSQL"
+    with psycopg.connect(postgres_dsn) as conn:
+        found = {row[0] for row in conn.execute(
+            "SELECT schema_name FROM information_schema.schemata")}
+    assert set(schemas) <= found
+    drop()
