@@ -30,9 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         "verdicts are the shard writers' answers; exit 3 if some did not answer within "
         "--wait.",
     )
-    record.add_argument("--wait", type=float, default=60.0, metavar="SECONDS",
-                        help="on Kafka: how long to wait for `ledger serve`'s answers "
-                        "(default: %(default)s)")
+    add_wait(record, 60.0)
     record.add_argument("source", nargs="?", default="-", help="file of JSON lines, or - "
                         "(default) for standard input")
     record.add_argument("--json", action="store_true", help="one JSON verdict per line, "
@@ -59,9 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(the shard's only writer); this command waits for its answer.",
     )
     add_who(erase)
-    erase.add_argument("--wait", type=float, default=60.0, metavar="SECONDS",
-                       help="on Kafka: how long to wait for `ledger serve` to carry it out "
-                       "(default: %(default)s)")
+    add_wait(erase, 60.0)
     erase.add_argument("--request", required=True, dest="request_ref",
                        help="the request reference, e.g. DSAR-2025-002")
     erase.add_argument("--channel", default="email", help="how the request came in")
@@ -78,9 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         "retention-expired act for `ledger serve` to carry out (exit 3 if some are "
         "not answered within --wait).",
     )
-    enforce.add_argument("--wait", type=float, default=120.0, metavar="SECONDS",
-                         help="on Kafka: how long to wait for `ledger serve` to answer "
-                         "(default: %(default)s)")
+    add_wait(enforce, 120.0)
     enforce.add_argument("--now", type=datetime.fromisoformat,
                          help="evaluate as of this moment (ISO 8601 with offset; "
                          "default: now)")
@@ -208,6 +202,12 @@ def add_who(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
     who.add_argument("subject", nargs="?", help="the subject id (UUID)")
     who.add_argument("--email", help="find the subject by business email")
     who.add_argument("--phone", help="find the subject by business phone")
+
+
+def add_wait(parser: argparse.ArgumentParser, default: float) -> None:
+    parser.add_argument("--wait", type=float, default=default, metavar="SECONDS",
+                        help="on Kafka: how long to wait for `ledger serve` to answer "
+                        "(default: %(default)s)")
 
 
 def parse_cli_moment(text: str) -> datetime:

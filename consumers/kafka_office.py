@@ -18,6 +18,7 @@ import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
+from ledger.application import OPENED_REQUEST_SUFFIX
 from ledger.config import Settings
 from ledger.errors import BrokerError
 from ledger.kafka.admin import check_topics, required_topic_specs
@@ -112,7 +113,7 @@ def record_answers(polled: dict[TopicPartition, list[Any]], ledger_tps: set[Topi
             if act_id not in outcomes:
                 # Acts the writer derives from one (the erasure request it opens)
                 # carry its id with a suffix.
-                act_id = act_id.removesuffix(".request")
+                act_id = act_id.removesuffix(OPENED_REQUEST_SUFFIX)
             if act_id not in outcomes:
                 continue
             if tp in ledger_tps:

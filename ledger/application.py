@@ -31,6 +31,10 @@ if TYPE_CHECKING:
     from ledger.crypto.keys import KeyStore
 
 
+# The act id of an erasure request opened by ``erase_now``: its act's own id, suffixed,
+# so whoever waits for the erasure can tell both events are its answer.
+OPENED_REQUEST_SUFFIX = ".request"
+
 # Categories whose values identify a person, indexed (as keyed hashes) for DSAR look-ups.
 IDENTITY_CATEGORIES = {"business-email": "email", "business-phone": "phone"}
 
@@ -253,7 +257,7 @@ class LedgerApplication(Application[UUID]):
         """The privacy office's erasure: opens the request if it is not open yet (an
         erasure asked for by phone, say), then carries it out."""
         if request_ref not in self.subject(subject_id).state.open_requests:
-            opened = ActContext(f"{act.act_id}.request", act.actor, act.occurred_at)
+            opened = ActContext(act.act_id + OPENED_REQUEST_SUFFIX, act.actor, act.occurred_at)
             self.request_erasure(subject_id, opened, request_ref=request_ref, channel=channel)
         return self.carry_out_erasure(subject_id, act, request_ref=request_ref)
 
