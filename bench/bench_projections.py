@@ -35,7 +35,7 @@ if str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))
 
 from consumers.composition import open_ledger  # noqa: E402
-from consumers.projector import CatchUp, projector_for, reader_for, rebuild  # noqa: E402
+from consumers.projection_runner import CatchUp, projector_for, reader_for, rebuild  # noqa: E402
 from ledger.application import LedgerApplication  # noqa: E402
 from ledger.config import Settings  # noqa: E402
 from ledger.domain.acts import ActContext  # noqa: E402

@@ -1,52 +1,60 @@
-"""The composition root: the one place settings become adapters and an application."""
+"""The composition root: the one place settings become adapters, an application and a
+backend. Nothing else asks which backend is configured."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import partial
-from typing import Protocol
-from uuid import UUID
 
-from consumers.projector import Progress, catch_up, open_projection_store
+from consumers.backends.embedded import EmbeddedBackend
+from consumers.backends.kafka import KafkaBackend
+from consumers.services.ports import Backend
 from ledger.application import LedgerApplication
 from ledger.config import Settings
 from ledger.crypto.key_cache import CachingKeyStore
 from ledger.crypto.key_store_sqlite import SQLiteKeyStore
 from ledger.crypto.keys import KeyStore
 from ledger.crypto.master_key import master_key_from_settings
-from ledger.domain.policy import Policy
 from ledger.errors import ConfigurationError
-from ledger.kafka.admin import check_topics, required_topic_specs
-from ledger.kafka.notifications import PartitionNotifications
-from ledger.kafka.partitioning import shard_of
-from ledger.kafka.recorder import ShardAddress
-from ledger.persistence.encrypting_mapper import EncryptingMapper
-from ledger.persistence.transcoder import ledger_transcoder
 from ledger.policy import load_policy, seed_policy_text
-from projections.projector import Projector
-from projections.reader import LedgerReader
-from projections.sharded import ShardedProjectionReads
+from projections.sqlite_store import SQLiteProjectionStore
 from projections.store import ProjectionStore
 
 SYSTEM_ACTOR = "ledger"
 KEY_CACHE_MAX_AGE_SECONDS = 30.0
 
 
+@contextmanager
+def open_backend(settings: Settings) -> Iterator[Backend]:
+    """The configured backend, open; everything it opened is closed on exit."""
+    if settings.backend == "kafka":
+        key_store = open_key_store(settings)
+        try:
+            yield KafkaBackend(settings.kafka, key_store, load_policy(),
+                               partial(open_projection_store, settings))
+        finally:
+            key_store.close()
+        return
+    with open_embedded(settings) as backend:
+        yield backend
+
+
+@contextmanager
+def open_embedded(settings: Settings) -> Iterator[EmbeddedBackend]:
+    """The embedded backend whatever the settings say (the demo runs on it)."""
+    with open_ledger(settings) as app:
+        yield EmbeddedBackend(app, partial(open_projection_store, settings, None))
+
+
 def event_store_env(settings: Settings) -> dict[str, str]:
-    if settings.backend == "sqlite":
-        return {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "SQLITE_DBNAME": str(settings.event_store_path),
-            # Every act is committed before it is acknowledged; losing one is not an option.
-            "SQLITE_LOCK_TIMEOUT": "10",
-        }
-    raise ConfigurationError(
-        "with LEDGER_BACKEND=kafka, acts go through the intake topic and `ledger serve`; "
-        "this command works on the embedded store (LEDGER_BACKEND=sqlite)"
-    )
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": str(settings.event_store_path),
+        # Every act is committed before it is acknowledged; losing one is not an option.
+        "SQLITE_LOCK_TIMEOUT": "10",
+    }
 
 
 def kafka_env(settings: Settings, shard: int, *, writer: bool) -> dict[str, str]:
@@ -66,6 +74,7 @@ def kafka_env(settings: Settings, shard: int, *, writer: bool) -> dict[str, str]
 
 def open_shard(settings: Settings, key_store: KeyStore, shard: int, *, writer: bool
                ) -> LedgerApplication:
+    """The application on one shard of the Kafka ledger topic (its writer's, in serve)."""
     return LedgerApplication(load_policy(), env=kafka_env(settings, shard, writer=writer),
                              key_store=key_store)
 
@@ -84,8 +93,36 @@ def open_key_store(settings: Settings) -> KeyStore:
 
 
 @contextmanager
+def open_existing_key_store(settings: Settings) -> Iterator[KeyStore]:
+    """The key store for commands that only touch keys; refused if there is none yet."""
+    if not settings.key_store_path.exists() and not settings.postgres_dsn:
+        raise ConfigurationError(f"no key store at {settings.key_store_path}: nothing to "
+                                 "rotate (check LEDGER_DATA_DIR)")
+    key_store = open_key_store(settings)
+    try:
+        yield key_store
+    finally:
+        key_store.close()
+
+
+def open_projection_store(settings: Settings, shard: int | None = None) -> ProjectionStore:
+    """The projections of the embedded log, or of one shard of the Kafka ledger topic."""
+    # One switch for scale: LEDGER_POSTGRES_DSN moves keys and projections together.
+    if settings.postgres_dsn:
+        from projections.postgres_store import PostgresProjectionStore  # noqa: PLC0415 - optional extra
+
+        if shard is None:
+            return PostgresProjectionStore(settings.postgres_dsn)
+        return PostgresProjectionStore(settings.postgres_dsn,
+                                       schema=f"ledger_projections_shard_{shard}")
+    if shard is None:
+        return SQLiteProjectionStore(settings.projection_store_path)
+    return SQLiteProjectionStore(settings.shard_projection_store_path(shard))
+
+
+@contextmanager
 def open_ledger(settings: Settings) -> Iterator[LedgerApplication]:
-    """The application on the configured backend, with the seed policy published."""
+    """The embedded application, with the seed policy published."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     key_store = open_key_store(settings)
     try:
@@ -99,83 +136,3 @@ def open_ledger(settings: Settings) -> Iterator[LedgerApplication]:
             app.close()
     finally:
         key_store.close()
-
-
-@dataclass(frozen=True)
-class ShardProjection:
-    shard: int
-    source: PartitionNotifications
-    store: ProjectionStore
-
-
-@dataclass(frozen=True)
-class KafkaProjections:
-    """Every shard's projection store and the seeking reader of its partition."""
-
-    shards: list[ShardProjection]
-    projector: Projector
-    mapper: EncryptingMapper
-    policy: Policy
-    key_store: KeyStore
-
-
-@contextmanager
-def open_kafka_projections(settings: Settings) -> Iterator[KafkaProjections]:
-    """What projecting a Kafka ledger needs, per shard; the topics are checked first."""
-    check_topics(settings.kafka.bootstrap_servers, required_topic_specs(settings.kafka))
-    policy = load_policy()
-    with ExitStack() as stack:
-        key_store = open_key_store(settings)
-        stack.callback(key_store.close)
-        mapper = EncryptingMapper(transcoder=ledger_transcoder(), key_store=key_store)
-        shards = []
-        for shard in range(settings.kafka.partitions):
-            source = PartitionNotifications(
-                ShardAddress(settings.kafka.bootstrap_servers, settings.kafka.ledger_topic,
-                             shard))
-            stack.callback(source.close)
-            store = open_projection_store(settings, shard)
-            stack.callback(store.close)
-            shards.append(ShardProjection(shard, source, store))
-        yield KafkaProjections(shards, Projector(mapper.to_sealed_event, policy), mapper,
-                               policy, key_store)
-
-
-@contextmanager
-def open_kafka_reading(
-    settings: Settings, progress: Progress | None = None,
-) -> Iterator[tuple[SubjectFinder, LedgerReader]]:
-    """A reader over every shard's projections, each caught up with its partition.
-
-    ``ledger serve`` keeps the projections current; catching up here as well means a
-    read never misses what was committed since its last batch (or while it was down).
-    Each shard is read from its projections' position on, not rebuilt: a read costs
-    what the projections lag behind, whatever the length of the log.
-    """
-    with open_kafka_projections(settings) as parts:
-        for part in parts.shards:
-            catch_up(part.source, parts.projector, part.store, progress=progress)
-        reads = ShardedProjectionReads([part.store for part in parts.shards],
-                                       partial(_shard_of, settings.kafka.partitions))
-        yield (KeyStoreFinder(parts.key_store),
-               LedgerReader(reads, parts.policy, parts.mapper.open_value))
-
-
-class SubjectFinder(Protocol):
-    """What finds a subject by email or phone: the application, or the key store."""
-
-    def find_subject(self, kind: str, value: str) -> UUID | None: ...
-
-
-class KeyStoreFinder:
-    """Finds subjects by email or phone through the key store's keyed index alone."""
-
-    def __init__(self, key_store: KeyStore) -> None:
-        self.key_store = key_store
-
-    def find_subject(self, kind: str, value: str) -> UUID | None:
-        return self.key_store.lookup_identity(kind, value)
-
-
-def _shard_of(partitions: int, subject_id: UUID) -> int:
-    return shard_of(subject_id, partitions)

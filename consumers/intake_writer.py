@@ -28,10 +28,11 @@ from kafka.structs import OffsetAndMetadata
 
 from ledger.application import LedgerApplication
 from ledger.config import KafkaSettings
-from ledger.errors import BrokerError, DuplicateAct, InvalidAct, LedgerError, PolicyViolation
+from ledger.errors import BrokerError, DuplicateAct, InvalidAct
 from ledger.intake.acts import IntakeAct, apply_act, parse_act
 from ledger.kafka.partitioning import shard_of
 from ledger.kafka.recorder import KafkaApplicationRecorder
+from ledger.refusals import Refusal, refusal_of
 
 INTAKE_GROUP = "personal-data-ledger-intake"
 
@@ -105,16 +106,12 @@ class IntakeWriter:
             apply_act(self.app, act)
         except DuplicateAct:
             report.duplicate += 1
-        except (InvalidAct, PolicyViolation) as refusal:
-            self._reject(record, act, refusal, report)
         except BrokerError:
             raise  # the transaction is in doubt: abort and read the batch again
-        except LedgerError as refusal:
-            self._reject(record, act, refusal, report)
         except Exception as error:  # noqa: BLE001 - one act's fault must not stop the shard
-            # Unexpected errors may quote input: only the type is kept.
-            self._reject(record, act, InvalidAct(f"internal error: {type(error).__name__}"),
-                         report)
+            # The same rule and reason `ledger record` gives on the embedded backend; an
+            # unexpected error is kept as its type only (its message may quote input).
+            self._reject(record, act, refusal_of(error), report)
         else:
             report.recorded += 1
 
@@ -126,25 +123,22 @@ class IntakeWriter:
                 f"act for subject {act.subject_id} arrived on intake partition {self.shard}; "
                 "produce acts keyed by subject id with the default partitioner")
 
-    def _reject(self, record: Any, act: IntakeAct | None, refusal: LedgerError,
+    def _reject(self, record: Any, act: IntakeAct | None, refusal: Refusal,
                 report: BatchReport) -> None:
-        rule = getattr(refusal, "rule", None) or (
-            "invalid-act" if isinstance(refusal, InvalidAct) else type(refusal).__name__)
         report.rejected += 1
-        report.reasons[rule] = report.reasons.get(rule, 0) + 1
+        report.reasons[refusal.rule] = report.reasons.get(refusal.rule, 0) + 1
         document = {
             "intake": {"topic": record.topic, "partition": record.partition,
                        "offset": record.offset},
-            "act_id": act.context.act_id if act else None,
+            "act_id": act.context.act_id if act else refusal.act_id,
             "type": act.type if act else None,
             "subject_id": str(act.subject_id) if act else None,
-            "rule": rule,
-            "reason": str(refusal) if not isinstance(refusal, PolicyViolation)
-            else refusal.detail,
+            "rule": refusal.rule,
+            "reason": refusal.reason,
         }
         key = str(act.subject_id).encode() if act else None
         self.recorder.produce(self.settings.rejected_topic, key, orjson.dumps(document),
-                              [("rule", rule.encode())])
+                              [("rule", refusal.rule.encode())])
 
     def _poll(self) -> list[Any]:
         try:

@@ -8,6 +8,8 @@ from ledger.errors import LedgerError
 class ProjectionError(LedgerError):
     """A projection store cannot be opened, read or written."""
 
+    rule = "projection-error"
+
 
 class ProjectionFailed(ProjectionError):
     """An event could not be projected: the projector stops here and never skips it.
@@ -15,6 +17,8 @@ class ProjectionFailed(ProjectionError):
     ``index`` is the event's place in its batch, so the caller can commit the events
     before it and resume exactly at this one once the cause is fixed.
     """
+
+    rule = "projection-failed"
 
     def __init__(self, notification_id: int, event_type: str, reason: str, index: int = 0):
         super().__init__(
@@ -29,3 +33,5 @@ class ProjectionFailed(ProjectionError):
 
 class PositionMoved(ProjectionError):
     """Another projector committed first; re-read the position and go on from there."""
+
+    rule = "position-moved"

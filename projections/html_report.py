@@ -8,7 +8,7 @@ value is data, never markup, whatever it contains.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from html import escape
 from typing import Any
 
@@ -20,6 +20,8 @@ th,td{text-align:left;padding:.25rem .5rem;border-bottom:1px solid #eee;vertical
 th{background:#f4f4f4}.erased{color:#888;font-style:italic}.meta td{border:0}
 .en{color:#666;font-weight:normal}p.none{color:#888}
 """
+# One entry of a list in the export: a value held, a consent given, an act, ...
+Row = dict[str, Any]
 
 
 def _t(value: Any) -> str:
@@ -47,14 +49,88 @@ def _table(headers: Sequence[tuple[str, str]], rows: Iterable[Sequence[str]]) ->
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _value_cell(entry: dict[str, Any]) -> str:
+def _value_cell(entry: Row) -> str:
     if entry["status"] == "erased":
         return '<span class="erased">gewist / erased</span>'
     return _t(entry["value"])
 
 
-def _category(entry: dict[str, Any]) -> str:
+def _category(entry: Row) -> str:
     return f'{_t(entry["label_nl"])} <span class="en">/ {_t(entry["label_en"])}</span>'
+
+
+def _or(field: str, default: str) -> Callable[[Row], str]:
+    """The cell of ``field``, or of ``default`` where the field is empty."""
+    return lambda row: _t(row[field] or default)
+
+
+# A column: its Dutch and English heading, and the field of the row it shows (escaped by
+# ``_t``) or a function that gives the escaped cell.
+Column = tuple[str, str, str | Callable[[Row], str]]
+# A section: its Dutch and English heading, the path to its rows in the export, and its
+# columns.
+Section = tuple[str, str, tuple[str, ...], tuple[Column, ...]]
+
+_SECTIONS: tuple[Section, ...] = (
+    ("Persoonsgegevens die wij nu hebben", "Personal data we hold now",
+     ("subject", "personal_data"),
+     (("Doel", "Purpose", "purpose"), ("Categorie", "Category", _category),
+      ("Waarde", "Value", _value_cell), ("Sinds", "Since", "since"),
+      ("Beperkt", "Restricted", "restricted"))),
+    ("Doeleinden en grondslagen", "Purposes and legal bases", ("subject", "purposes"),
+     (("Doel", "Purpose", "purpose"), ("Titel", "Title", "title_nl"),
+      ("Grondslag", "Legal basis", "legal_basis"), ("Rol", "Role", "role"),
+      ("Bron", "Source", "source_system"), ("Toestemming", "Consent", "consent"))),
+    ("Bewaartermijnen", "Retention", ("subject", "retention"),
+     (("Bereik", "Scope", "scope"),
+      ("Tot", "Until", _or("due_at", "na afloop doel / when the purpose ends")),
+      ("Wettelijk", "Statutory", "statutory"), ("Bewaarplicht", "Legal hold", "on_hold"))),
+    ("Toestemmingen", "Consents", ("subject", "consent_history"),
+     (("Doel", "Purpose", "purpose"), ("Actie", "Action", "action"),
+      ("Kanaal", "Channel", "channel"),
+      ("Versie verklaring", "Notice version", "notice_version"),
+      ("Bewijs", "Proof", "proof_ref"), ("Op", "At", "at"))),
+    ("Bezwaren", "Objections", ("subject", "objections", "history"),
+     (("Grond", "Ground", "ground"), ("Doel", "Purpose", "purpose"),
+      ("Kanaal", "Channel", "channel"), ("Op", "At", "at"))),
+    ("Beperkingen", "Restrictions", ("subject", "restrictions"),
+     (("Verzoek", "Request", "request_ref"),
+      ("Bereik", "Scope", _or("scope", "alles / everything")),
+      ("Reden", "Reason", "reason"), ("Sinds", "Since", "since"), ("Tot", "Until", "until"))),
+    ("Juridische bewaarplichten", "Legal holds", ("subject", "legal_holds"),
+     (("Kenmerk", "Reference", "hold_ref"), ("Reden", "Reason", "reason"),
+      ("Bereik", "Scopes", "scopes"), ("Sinds", "Since", "since"))),
+    ("Ontvangers", "Recipients", ("subject", "recipients"),
+     (("Ontvanger", "Recipient", "recipient"), ("Soort", "Kind", "recipient_kind"),
+      ("Doel", "Purpose", "purpose"), ("Grond", "Ground", "ground"),
+      ("Categorieën", "Categories", "categories"), ("Op", "At", "occurred_at"))),
+    ("Verzoeken", "Requests", ("subject", "requests"),
+     (("Kenmerk", "Reference", "request_ref"), ("Soort", "Kind", "kind"),
+      ("Ontvangen", "Received", "requested_at"), ("Uiterlijk", "Due", "due_at"),
+      ("Verlengd (mnd)", "Extended (months)", "extended_months"),
+      ("Status", "Status", "status"))),
+    ("Alle vastgelegde waarden", "Every value recorded", ("recorded_values",),
+     (("Handeling", "Act", "event_type"), ("Op", "At", "occurred_at"),
+      ("Doel", "Purpose", "purpose"), ("Categorie", "Category", _category),
+      ("Waarde", "Value", _value_cell))),
+    ("Alle handelingen", "Every act", ("acts",),
+     (("Nr", "No", "notification_id"), ("Handeling", "Act", "type"),
+      ("Plaatsgevonden", "Occurred", "occurred_at"), ("Vastgelegd", "Recorded", "recorded_at"),
+      ("Door", "By", "actor"), ("Verklaring", "Policy", "policy_version"))),
+)
+
+
+def _section(export: Row, section: Section) -> str:
+    """The section's heading, then a table with a line for each of its rows."""
+    nl, en, path, columns = section
+    rows: Any = export
+    for key in path:
+        rows = rows[key]
+    cells = (
+        [_t(row[shows]) if isinstance(shows, str) else shows(row) for _, _, shows in columns]
+        for row in rows
+    )
+    return _heading(nl, en) + "\n" + _table([(c_nl, c_en) for c_nl, c_en, _ in columns], cells)
 
 
 def render_report(export: dict[str, Any]) -> str:
@@ -75,66 +151,7 @@ def render_report(export: dict[str, Any]) -> str:
         f"<td>{_t(export['policy_version'])}</td></tr>",
         f"<tr><td>Opgesteld / Generated</td><td>{_t(export['generated_at'])}</td></tr>",
         "</table>",
-        _heading("Persoonsgegevens die wij nu hebben", "Personal data we hold now"),
-        _table([("Doel", "Purpose"), ("Categorie", "Category"), ("Waarde", "Value"),
-                ("Sinds", "Since"), ("Beperkt", "Restricted")],
-               ([_t(v["purpose"]), _category(v), _value_cell(v), _t(v["since"]),
-                 _t(v["restricted"])] for v in subject["personal_data"])),
-        _heading("Doeleinden en grondslagen", "Purposes and legal bases"),
-        _table([("Doel", "Purpose"), ("Titel", "Title"), ("Grondslag", "Legal basis"),
-                ("Rol", "Role"), ("Bron", "Source"), ("Toestemming", "Consent")],
-               ([_t(p["purpose"]), _t(p["title_nl"]), _t(p["legal_basis"]), _t(p["role"]),
-                 _t(p["source_system"]), _t(p["consent"])] for p in subject["purposes"])),
-        _heading("Bewaartermijnen", "Retention"),
-        _table([("Bereik", "Scope"), ("Tot", "Until"), ("Wettelijk", "Statutory"),
-                ("Bewaarplicht", "Legal hold")],
-               ([_t(r["scope"]), _t(r["due_at"] or "na afloop doel / when the purpose ends"),
-                 _t(r["statutory"]), _t(r["on_hold"])] for r in subject["retention"])),
-        _heading("Toestemmingen", "Consents"),
-        _table([("Doel", "Purpose"), ("Actie", "Action"), ("Kanaal", "Channel"),
-                ("Versie verklaring", "Notice version"), ("Bewijs", "Proof"), ("Op", "At")],
-               ([_t(c["purpose"]), _t(c["action"]), _t(c["channel"]),
-                 _t(c["notice_version"]), _t(c["proof_ref"]), _t(c["at"])]
-                for c in subject["consent_history"])),
-        _heading("Bezwaren", "Objections"),
-        _table([("Grond", "Ground"), ("Doel", "Purpose"), ("Kanaal", "Channel"), ("Op", "At")],
-               ([_t(o["ground"]), _t(o["purpose"]), _t(o["channel"]), _t(o["at"])]
-                for o in subject["objections"]["history"])),
-        _heading("Beperkingen", "Restrictions"),
-        _table([("Verzoek", "Request"), ("Bereik", "Scope"), ("Reden", "Reason"),
-                ("Sinds", "Since"), ("Tot", "Until")],
-               ([_t(r["request_ref"]), _t(r["scope"] or "alles / everything"),
-                 _t(r["reason"]), _t(r["since"]), _t(r["until"])]
-                for r in subject["restrictions"])),
-        _heading("Juridische bewaarplichten", "Legal holds"),
-        _table([("Kenmerk", "Reference"), ("Reden", "Reason"), ("Bereik", "Scopes"),
-                ("Sinds", "Since")],
-               ([_t(h["hold_ref"]), _t(h["reason"]), _t(h["scopes"]), _t(h["since"])]
-                for h in subject["legal_holds"])),
-        _heading("Ontvangers", "Recipients"),
-        _table([("Ontvanger", "Recipient"), ("Soort", "Kind"), ("Doel", "Purpose"),
-                ("Grond", "Ground"), ("Categorieën", "Categories"), ("Op", "At")],
-               ([_t(r["recipient"]), _t(r["recipient_kind"]), _t(r["purpose"]),
-                 _t(r["ground"]), _t(r["categories"]), _t(r["occurred_at"])]
-                for r in subject["recipients"])),
-        _heading("Verzoeken", "Requests"),
-        _table([("Kenmerk", "Reference"), ("Soort", "Kind"), ("Ontvangen", "Received"),
-                ("Uiterlijk", "Due"), ("Verlengd (mnd)", "Extended (months)"),
-                ("Status", "Status")],
-               ([_t(r["request_ref"]), _t(r["kind"]), _t(r["requested_at"]),
-                 _t(r["due_at"]), _t(r["extended_months"]), _t(r["status"])]
-                for r in subject["requests"])),
-        _heading("Alle vastgelegde waarden", "Every value recorded"),
-        _table([("Handeling", "Act"), ("Op", "At"), ("Doel", "Purpose"),
-                ("Categorie", "Category"), ("Waarde", "Value")],
-               ([_t(v["event_type"]), _t(v["occurred_at"]), _t(v["purpose"]), _category(v),
-                 _value_cell(v)] for v in export["recorded_values"])),
-        _heading("Alle handelingen", "Every act"),
-        _table([("Nr", "No"), ("Handeling", "Act"), ("Plaatsgevonden", "Occurred"),
-                ("Vastgelegd", "Recorded"), ("Door", "By"), ("Verklaring", "Policy")],
-               ([_t(a["notification_id"]), _t(a["type"]), _t(a["occurred_at"]),
-                 _t(a["recorded_at"]), _t(a["actor"]), _t(a["policy_version"])]
-                for a in export["acts"])),
+        *(_section(export, section) for section in _SECTIONS),
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"

@@ -40,7 +40,14 @@ from projections.rows import (
     SubjectRow,
     ValueRow,
 )
-from projections.subject_doc import SubjectDoc, decode_doc, encode_doc, evolve, iso
+from projections.subject_read_model import (
+    SubjectDoc,
+    decode_doc,
+    encode_doc,
+    evolve,
+    iso,
+    sealed_values,
+)
 
 Decode = Callable[[StoredEvent], object]
 LoadDocs = Callable[[Collection[UUID]], Mapping[UUID, bytes]]
@@ -180,8 +187,7 @@ class Projector:
             notification.topic, event.act_id, event.actor, event.policy_version, at,
             event.timestamp, audit_detail(event)))
         if isinstance(event, ev.DataCollected | ev.DataRectified):
-            sealed: dict[str, SealedValue] = dict(event.values)  # type: ignore[arg-type]
-            for category, value in sorted(sealed.items()):
+            for category, value in sorted(sealed_values(event).items()):
                 changes.values.append(ValueRow(
                     notification.id, subject_id, value.version, value.field, category,
                     event.purpose, value.scope, value.key_id, value.blob, type_name,

@@ -24,7 +24,7 @@ from projections import registers
 from projections.projector import decode_detail
 from projections.rows import AuditRow
 from projections.store import ProjectionReads
-from projections.subject_doc import SubjectDoc, decode_doc, evolve, iso
+from projections.subject_read_model import SubjectDoc, decode_doc, evolve, iso
 from projections.views import JsonObject, Opener, Withheld, render_subject
 
 EXPORT_FORMAT = "personal-data-ledger/dsar-export"

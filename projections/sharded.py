@@ -44,6 +44,15 @@ class ShardedProjectionReads:
     def _home(self, subject_id: UUID) -> ProjectionStore:
         return self.stores[self._shard_of(subject_id)]
 
+    def _one_or_merged(self, subject_id: UUID | None,
+                       read: Callable[[ProjectionStore, UUID | None], list[Row]],
+                       key: Callable[[Row], Any]) -> list[Row]:
+        """``read`` of the subject's home store, or of every store (``subject_id`` None)
+        merged by ``key``, the order each store gives its rows in."""
+        if subject_id is not None:
+            return read(self._home(subject_id), subject_id)
+        return _merge((read(store, None) for store in self.stores), key=key)
+
     def positions(self) -> list[int]:
         return [store.position() for store in self.stores]
 
@@ -64,51 +73,46 @@ class ShardedProjectionReads:
         self, *, subject_id: UUID | None = None, occurred_until: datetime | None = None,
         recorded_until: datetime | None = None, after: int = 0, limit: int | None = None,
     ) -> list[AuditRow]:
-        if subject_id is not None:
-            return self._home(subject_id).audit_rows(
-                subject_id=subject_id, occurred_until=occurred_until,
-                recorded_until=recorded_until, after=after, limit=limit)
-        if after:
+        if subject_id is None and after:
             raise ProjectionError(
                 "paging the whole audit trail by notification id needs one log; on Kafka "
                 "each shard has its own ids: name a subject, or use --limit")
-        # No log order spans shards; the order they were recorded in is the next best.
-        per_shard = [store.audit_rows(occurred_until=occurred_until,
-                                      recorded_until=recorded_until, limit=limit)
-                     for store in self.stores]
-        merged = _merge(per_shard, key=lambda r: (r.recorded_at, r.notification_id))
-        return merged[:limit] if limit is not None else merged
+        rows = self._one_or_merged(
+            subject_id,
+            lambda store, subject: store.audit_rows(
+                subject_id=subject, occurred_until=occurred_until,
+                recorded_until=recorded_until, after=after, limit=limit),
+            # No log order spans shards; the order they were recorded in is the next best.
+            key=lambda r: (r.recorded_at, r.notification_id))
+        return rows[:limit] if limit is not None else rows
 
     def disclosure_rows(
         self, *, recipient: str | None = None, subject_id: UUID | None = None
     ) -> list[DisclosureRow]:
-        if subject_id is not None:
-            return self._home(subject_id).disclosure_rows(recipient=recipient,
-                                                          subject_id=subject_id)
-        return _merge((s.disclosure_rows(recipient=recipient) for s in self.stores),
-                      key=lambda r: (r.recipient, r.subject_id.bytes, r.notification_id))
+        return self._one_or_merged(
+            subject_id,
+            lambda store, subject: store.disclosure_rows(recipient=recipient,
+                                                         subject_id=subject),
+            key=lambda r: (r.recipient, r.subject_id.bytes, r.notification_id))
 
     def schedule_rows(
         self, *, until: datetime | None = None, subject_id: UUID | None = None,
         include_untriggered: bool = True,
     ) -> list[ScheduleRow]:
-        if subject_id is not None:
-            return self._home(subject_id).schedule_rows(
-                until=until, subject_id=subject_id, include_untriggered=include_untriggered)
-        return _merge(
-            (s.schedule_rows(until=until, include_untriggered=include_untriggered)
-             for s in self.stores),
+        return self._one_or_merged(
+            subject_id,
+            lambda store, subject: store.schedule_rows(
+                until=until, subject_id=subject, include_untriggered=include_untriggered),
             key=lambda r: (r.due_at is None, r.due_at.timestamp() if r.due_at else 0.0,
                            r.subject_id.bytes, r.scope))
 
     def request_rows(
         self, *, open_only: bool = True, subject_id: UUID | None = None
     ) -> list[RequestRow]:
-        if subject_id is not None:
-            return self._home(subject_id).request_rows(open_only=open_only,
-                                                       subject_id=subject_id)
-        return _merge((s.request_rows(open_only=open_only) for s in self.stores),
-                      key=lambda r: (r.due_at, r.subject_id.bytes, r.seq))
+        return self._one_or_merged(
+            subject_id,
+            lambda store, subject: store.request_rows(open_only=open_only, subject_id=subject),
+            key=lambda r: (r.due_at, r.subject_id.bytes, r.seq))
 
     def ropa_rows(self) -> list[RopaRow]:
         totals: dict[RopaKey, RopaCount] = {}

@@ -18,7 +18,7 @@ from ledger.domain.retention import retention_due
 from ledger.domain.values import Erased, PersonalValue
 from ledger.persistence.encrypting_mapper import SealedValue
 from projections.deadlines import is_overdue
-from projections.subject_doc import SubjectDoc, iso
+from projections.subject_read_model import SubjectDoc, iso
 
 Opener = Callable[[SealedValue], PersonalValue]
 JsonObject = dict[str, Any]

@@ -16,10 +16,8 @@ Register with ``pytest_plugins = ["tests.kafka_fixtures"]`` in tests/conftest.py
 from __future__ import annotations
 
 import atexit
-import importlib.util
 import os
 import shutil
-import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,40 +27,23 @@ from types import ModuleType
 
 import pytest
 
+from tests.docker_modules import load_docker_module, named_or_started
+
 BOOTSTRAP_VARIABLE = "LEDGER_TEST_KAFKA_BOOTSTRAP"
 WORK_DIR_VARIABLE = "LEDGER_TEST_KAFKA_WORK_DIR"
-_BROKER_MODULE = Path(__file__).resolve().parents[1] / "docker" / "kafka" / "broker.py"
 # Confluent's image: testcontainers' KafkaContainer drives its start-up scripts.
 _CONTAINER_IMAGE = "confluentinc/cp-kafka:7.9.0"
 
 
 def load_broker_module() -> ModuleType:
     """docker/kafka/broker.py, by path: the name ``docker`` is the Docker SDK's."""
-    name = "ledger_test_kafka_broker"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, _BROKER_MODULE)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {_BROKER_MODULE}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_docker_module("ledger_test_kafka_broker", "kafka/broker.py")
 
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
     """The bootstrap address (host:port) of a real Kafka broker for this test session."""
-    external = os.environ.get(BOOTSTRAP_VARIABLE)
-    if external:
-        yield external
-        return
-    with ExitStack() as cleanup:
-        reasons: list[str] = []
-        bootstrap = _start_local_broker(cleanup, reasons) or _start_container(cleanup, reasons)
-        if bootstrap is None:
-            pytest.fail(_no_broker_message(reasons), pytrace=False)
-        yield bootstrap
+    yield from named_or_started(BOOTSTRAP_VARIABLE, _start_broker)
 
 
 @pytest.fixture
@@ -73,6 +54,14 @@ def topic_name() -> Callable[[str], str]:
         return f"{prefix}-{uuid.uuid4().hex}"
 
     return make
+
+
+def _start_broker(cleanup: ExitStack) -> str:
+    reasons: list[str] = []
+    bootstrap = _start_local_broker(cleanup, reasons) or _start_container(cleanup, reasons)
+    if bootstrap is None:
+        pytest.fail(_no_broker_message(reasons), pytrace=False)
+    return bootstrap
 
 
 def _start_local_broker(cleanup: ExitStack, reasons: list[str]) -> str | None:

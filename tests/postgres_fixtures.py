@@ -11,59 +11,53 @@ Register with ``pytest_plugins = ["tests.postgres_fixtures"]`` in tests/conftest
 from __future__ import annotations
 
 import atexit
-import importlib.util
-import os
-import sys
 from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
+from contextlib import ExitStack
 from uuid import uuid4
 
 import pytest
 
+from tests.docker_modules import load_docker_module, named_or_started
+
 DSN_VARIABLE = "LEDGER_TEST_POSTGRES_DSN"
-_SERVER_MODULE = Path(__file__).resolve().parents[1] / "docker" / "postgres" / "server.py"
-
-
-def load_server_module() -> ModuleType:
-    """docker/postgres/server.py, by path: the name ``docker`` is the Docker SDK's."""
-    name = "ledger_test_postgres_server"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, _SERVER_MODULE)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {_SERVER_MODULE}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look the module up while the class is built
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="session")
 def postgres_dsn() -> Iterator[str]:
     """The DSN of a PostgreSQL server for this test session."""
-    external = os.environ.get(DSN_VARIABLE)
-    if external:
-        yield external
-        return
-    server_module = load_server_module()
-    reason: str | None = None
+    yield from named_or_started(DSN_VARIABLE, _start_server)
+
+
+def _start_server(cleanup: ExitStack) -> str:
+    server_module = load_docker_module("ledger_test_postgres_server", "postgres/server.py")
     try:
         server = server_module.PostgresServer.start()
     except server_module.PostgresUnavailable as exc:
         reason = str(exc)
-    if reason is not None:  # failed outside the except block: no chained traceback
-        pytest.fail(
-            f"PostgreSQL is needed for tests marked 'postgres' and could not start: {reason}",
-            pytrace=False,
-        )
-    # atexit too: if the session dies before the finalizer, the server still goes.
-    atexit.register(server.stop)
-    try:
-        yield server.dsn
-    finally:
-        server.stop()
-        atexit.unregister(server.stop)
+    else:
+        # atexit too: if the session dies before the finalizer, the server still goes.
+        atexit.register(server.stop)
+        cleanup.callback(atexit.unregister, server.stop)
+        cleanup.callback(server.stop)
+        return str(server.dsn)
+    # Failed outside the except block: no chained traceback.
+    pytest.fail(
+        f"PostgreSQL is needed for tests marked 'postgres' and could not start: {reason}",
+        pytrace=False,
+    )
+
+
+class InFreshSchemas:
+    """For a test class: ``self.dsn``, the session's server, and ``self.schema``, a fresh
+    name from ``postgres_schema`` (so dropped after the test), set before each test."""
+
+    dsn: str
+    schema: str
+
+    @pytest.fixture(autouse=True)
+    def _in_fresh_schemas(self, postgres_dsn: str, postgres_schema: str) -> None:
+        self.dsn = postgres_dsn
+        self.schema = postgres_schema
 
 
 @pytest.fixture

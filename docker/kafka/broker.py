@@ -47,6 +47,7 @@ LOG4J2_CONFIG = KAFKA_DIR / "log4j2.properties"
 FETCH_JARS_COMMAND = "mvn -q -B -f docker/kafka/pom.xml dependency:copy-dependencies"
 READY_LINE = "Kafka Server started"
 _PORT_TAKEN = "Address already in use"
+_RECORD_FILE = "broker.json"
 
 DEFAULT_HEAP = "384m"
 DEFAULT_START_TIMEOUT_S = 120.0
@@ -93,6 +94,13 @@ class LocalKafkaBroker:
     ) -> None:
         self.work_dir = Path(work_dir).resolve()
         self.lib_dir = Path(lib_dir).resolve()
+        # What the work directory holds.
+        self.data_dir = self.work_dir / "data"
+        self.logs_dir = self.work_dir / "logs"
+        self.server_log = self.logs_dir / "server.log"
+        self.jvm_output = self.logs_dir / "jvm.out"
+        self.server_properties = self.work_dir / "server.properties"
+        self.record_file = self.work_dir / _RECORD_FILE
         self._requested_port = port
         self._requested_controller_port = controller_port
         self._java = java
@@ -102,32 +110,6 @@ class LocalKafkaBroker:
         self.die_with_parent = die_with_parent
         self._process: subprocess.Popen[bytes] | None = None
         self._port: int | None = None
-
-    # -- paths -------------------------------------------------------------------------
-
-    @property
-    def data_dir(self) -> Path:
-        return self.work_dir / "data"
-
-    @property
-    def logs_dir(self) -> Path:
-        return self.work_dir / "logs"
-
-    @property
-    def server_log(self) -> Path:
-        return self.logs_dir / "server.log"
-
-    @property
-    def jvm_output(self) -> Path:
-        return self.logs_dir / "jvm.out"
-
-    @property
-    def server_properties(self) -> Path:
-        return self.work_dir / "server.properties"
-
-    @property
-    def record_file(self) -> Path:
-        return self.work_dir / "broker.json"
 
     # -- state -------------------------------------------------------------------------
 
@@ -260,11 +242,8 @@ class LocalKafkaBroker:
     def _format_storage(self, java: str) -> None:
         # A formatted data directory keeps its cluster id; --ignore-formatted lets a
         # work directory be reused across restarts with its topics intact.
-        command = [
+        command = self._java_command(
             java,
-            *self._jvm_options(),
-            "-cp",
-            self._classpath(),
             "kafka.tools.StorageTool",
             "format",
             "--ignore-formatted",
@@ -272,7 +251,7 @@ class LocalKafkaBroker:
             _read_cluster_id(self.data_dir) or _new_cluster_id(),
             "-c",
             str(self.server_properties),
-        ]
+        )
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             output = (result.stdout + result.stderr).strip()
@@ -287,14 +266,7 @@ class LocalKafkaBroker:
             )
 
     def _launch(self, java: str) -> None:
-        command = [
-            java,
-            *self._jvm_options(),
-            "-cp",
-            self._classpath(),
-            "kafka.Kafka",
-            str(self.server_properties),
-        ]
+        command = self._java_command(java, "kafka.Kafka", str(self.server_properties))
         parent_pid = os.getpid()
         die_with_parent = self.die_with_parent
 
@@ -376,6 +348,10 @@ class LocalKafkaBroker:
                 "the Kafka broker answered but reported no brokers.\n" + self.log_tail()
             )
 
+    def _java_command(self, java: str, main_class: str, *args: str) -> list[str]:
+        """``main_class`` of the Kafka jars, with ``args``, in a JVM set up for this broker."""
+        return [java, *self._jvm_options(), "-cp", str(self.lib_dir / "*"), main_class, *args]
+
     def _jvm_options(self) -> list[str]:
         return [
             f"-Xmx{self.heap}",
@@ -389,9 +365,6 @@ class LocalKafkaBroker:
             "-Dlog4j2.shutdownHookEnabled=false",
             f"-Dkafka.logs.dir={self.logs_dir}",
         ]
-
-    def _classpath(self) -> str:
-        return str(self.lib_dir / "*")
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -491,7 +464,7 @@ def _write_record(broker: LocalKafkaBroker) -> None:
 def stop_recorded_broker(work_dir: Path, timeout_s: float = DEFAULT_STOP_TIMEOUT_S) -> bool:
     """Stop a broker left running by ``start``; False if none was running there."""
     work_dir = work_dir.resolve()
-    record_file = work_dir / "broker.json"
+    record_file = work_dir / _RECORD_FILE
     if not record_file.exists():
         return False
     pid = int(json.loads(record_file.read_text(encoding="utf-8"))["pid"])

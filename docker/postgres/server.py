@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 INSTALL_HINT = (
@@ -51,18 +51,15 @@ class PostgresServer:
     run_as: str | None
     # Our own child (not daemonised by pg_ctl), so that we reap it when it stops.
     process: subprocess.Popen[bytes] | None = None
+    # Derived from the fields above.
+    data_dir: Path = field(init=False)
+    log_file: Path = field(init=False)
+    dsn: str = field(init=False)
 
-    @property
-    def data_dir(self) -> Path:
-        return self.base_dir / "data"
-
-    @property
-    def log_file(self) -> Path:
-        return self.base_dir / "server.log"
-
-    @property
-    def dsn(self) -> str:
-        return f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres"
+    def __post_init__(self) -> None:
+        self.data_dir = self.base_dir / "data"
+        self.log_file = self.base_dir / "server.log"
+        self.dsn = f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres"
 
     @classmethod
     def start(cls, base_dir: Path | None = None) -> PostgresServer:

@@ -7,13 +7,13 @@ message gives the path to the bad entry, so a policy author can fix it without g
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
 from ledger.domain.durations import Duration, parse_duration
-from ledger.errors import PolicyError
+from ledger.errors import PolicyError, PolicyViolation
 
 LEGAL_BASES = frozenset(
     # GDPR art. 6(1) (a)-(f).
@@ -108,8 +108,8 @@ class Policy:
         try:
             return self.purposes[key]
         except KeyError:
-            raise PolicyError(
-                f"unknown purpose {key!r} in policy {self.version}; "
+            raise PolicyViolation(
+                "unknown-purpose", f"unknown purpose {key!r} in policy {self.version}; "
                 f"known: {', '.join(sorted(self.purposes))}"
             ) from None
 
@@ -190,7 +190,7 @@ class _PolicyReader:
                 f"{path}: a statutory scope needs trigger, period and legal_reason together"
             )
         if trigger is not None:
-            _check_trigger(trigger, f"{path}.trigger")
+            _check_known(trigger, RETENTION_TRIGGERS, f"{path}.trigger", "retention trigger")
         return RetentionScope(
             key=key,
             description=_text(raw, "description", path),
@@ -205,8 +205,7 @@ class _PolicyReader:
         path = f"categories.{key}"
         _only(raw, path, {"label_nl", "label_en", "scope"})
         scope = _text(raw, "scope", path)
-        if scope not in scopes:
-            raise PolicyError(f"{path}.scope: unknown retention scope {scope!r}")
+        _check_known(scope, scopes, f"{path}.scope", "retention scope")
         return Category(
             key=key,
             label_nl=_text(raw, "label_nl", path),
@@ -239,11 +238,7 @@ class _PolicyReader:
             raise PolicyError(f"{path}.role: must be 'controller' or 'processor', got {role!r}")
         bases = _str_list(raw.get("legal_bases"), f"{path}.legal_bases")
         for basis in bases:
-            if basis not in LEGAL_BASES:
-                raise PolicyError(
-                    f"{path}.legal_bases: unknown legal basis {basis!r}; "
-                    f"known: {', '.join(sorted(LEGAL_BASES))}"
-                )
+            _check_known(basis, LEGAL_BASES, f"{path}.legal_bases", "legal basis")
         if not bases:
             raise PolicyError(f"{path}.legal_bases: at least one legal basis is required")
         wanted = _table(raw.get("categories"), f"{path}.categories")
@@ -261,11 +256,11 @@ class _PolicyReader:
         retention = _table(raw.get("retention"), f"{path}.retention")
         _only(retention, f"{path}.retention", {"trigger", "period"})
         trigger = _text(retention, "trigger", f"{path}.retention")
-        _check_trigger(trigger, f"{path}.retention.trigger")
+        _check_known(trigger, RETENTION_TRIGGERS, f"{path}.retention.trigger",
+                     "retention trigger")
         kinds = _str_list(raw.get("recipient_kinds", []), f"{path}.recipient_kinds")
         for kind in kinds:
-            if kind not in recipient_kinds:
-                raise PolicyError(f"{path}.recipient_kinds: unknown recipient kind {kind!r}")
+            _check_known(kind, recipient_kinds, f"{path}.recipient_kinds", "recipient kind")
         return Purpose(
             key=key,
             section=_text(raw, "section", path),
@@ -281,12 +276,9 @@ class _PolicyReader:
         )
 
 
-def _check_trigger(trigger: object, path: str) -> None:
-    if trigger not in RETENTION_TRIGGERS:
-        raise PolicyError(
-            f"{path}: unknown retention trigger {trigger!r}; "
-            f"known: {', '.join(sorted(RETENTION_TRIGGERS))}"
-        )
+def _check_known(value: object, known: Collection[str], path: str, what: str) -> None:
+    if value not in known:
+        raise PolicyError(f"{path}: unknown {what} {value!r}; known: {', '.join(sorted(known))}")
 
 
 def _duration(value: object, path: str) -> Duration:

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, Generic
 
-from ledger.domain.values import PersonalValue
+from typing_extensions import TypeVar
+
+from ledger.domain.values import Erased
+
+# The form a held value takes: plaintext (``str``) in the aggregate, a sealed envelope in
+# read models. Any form reads as ``Erased`` once its key is destroyed. Code that never
+# looks at values (retention, rules) writes plain ``SubjectState``: any form will do.
+V = TypeVar("V", default=Any)
 
 
 @dataclass
@@ -28,8 +36,8 @@ class Disclosure:
 
 
 @dataclass
-class SubjectState:
-    holdings: dict[str, dict[str, PersonalValue]] = field(default_factory=dict)
+class SubjectState(Generic[V]):
+    holdings: dict[str, dict[str, V | Erased]] = field(default_factory=dict)
     roles: dict[str, tuple[str, str]] = field(default_factory=dict)  # purpose -> role, controller
     collected_at: dict[str, datetime] = field(default_factory=dict)
     scope_collected_at: dict[str, datetime] = field(default_factory=dict)

@@ -1,8 +1,9 @@
 """The ``DataSubject`` aggregate: one person's history, and the rules that guard it.
 
 Commands check the policy and the subject's state first (``subject_rules``) and only then
-trigger an event, so a refused act leaves nothing behind. ``when`` (``subject_changes``)
-evolves state from events and checks nothing: replay must never depend on today's rules.
+trigger an event, so a refused act leaves nothing behind. ``when`` evolves state from
+events through ``evolution.evolve`` and checks nothing: replay must never depend on
+today's rules.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from eventsourcing.domain import Aggregate
 from ledger.domain import events as ev
 from ledger.domain.acts import ActContext
 from ledger.domain.durations import Duration
+from ledger.domain.evolution import evolve
 from ledger.domain.policy import Policy
 from ledger.domain.retention import ErasurePlan, plan_erasure
 from ledger.domain.state import ConsentState, Disclosure, SubjectState
-from ledger.domain.subject_changes import SubjectChanges
 from ledger.domain.subject_rules import DIRECT_MARKETING, SubjectRules
 from ledger.domain.values import PersonalValues
 from ledger.errors import PolicyViolation
@@ -32,12 +33,16 @@ EXTENSION_REASONS = frozenset({"complexity", "number-of-requests"})
 MAX_EXTENSION_MONTHS = 2
 
 
-class DataSubject(SubjectRules, SubjectChanges, Aggregate):
+class DataSubject(SubjectRules, Aggregate):
     class Registered(ev.SubjectRegistered):
         pass
 
     def __init__(self) -> None:
-        self.state = SubjectState()
+        self.state: SubjectState[str] = SubjectState()
+
+    def when(self, event: ev.SubjectEvent) -> None:
+        """Called by every event's ``apply``."""
+        evolve(event, self.state)
 
     def has_recorded(self, act: ActContext) -> bool:
         return act.act_id in self.state.act_ids

@@ -7,8 +7,9 @@ jsonschema's own text, which quotes the offending value (a personal value, often
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from importlib import resources
@@ -27,6 +28,8 @@ from ledger.errors import InvalidAct
 MAX_ACT_BYTES = 256 * 1024
 SCHEMA_FILE = "act-schema.json"
 _SAFE_NAME = "abcdefghijklmnopqrstuvwxyz0123456789_-"
+# The schema's act_id pattern, anchored by fullmatch (``$`` would accept a final newline).
+_ACT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,10 @@ class IntakeAct:
     type: str
     subject_id: UUID
     context: ActContext
-    body: Mapping[str, Any]  # the type-specific fields
+    # The type-specific fields, and the whole act as it came: both hold personal values,
+    # so neither is in the repr (a traceback must not print them).
+    body: Mapping[str, Any] = field(repr=False)
+    document: Mapping[str, Any] = field(repr=False)
 
 
 @cache
@@ -104,18 +110,31 @@ def act_from_document(document: Mapping[str, Any]) -> IntakeAct:
         # The slow, thorough validator explains what is wrong; the fast one only decides.
         errors = sorted(_validator().iter_errors(document), key=_error_order)
         if errors:
-            raise _invalid(errors[0])
+            invalid = _invalid(errors[0])
+            invalid.act_id = readable_act_id(document)
+            raise invalid
     try:
         occurred_at = datetime.fromisoformat(document["occurred_at"])
     except ValueError:
-        raise InvalidAct("not a valid date-time", field="occurred_at") from None
+        raise InvalidAct("not a valid date-time", field="occurred_at",
+                         act_id=readable_act_id(document)) from None
     common = {"act_id", "type", "subject_id", "actor", "occurred_at"}
     return IntakeAct(
         type=document["type"],
         subject_id=UUID(document["subject_id"]),
         context=ActContext(document["act_id"], document["actor"], occurred_at),
         body={k: v for k, v in document.items() if k not in common},
+        document=document,
     )
+
+
+def readable_act_id(document: Mapping[str, Any]) -> str | None:
+    """The document's act id when it has the schema's form (so it cannot be a personal
+    value such as an email address), for the verdict of an act that is refused."""
+    act_id = document.get("act_id")
+    if isinstance(act_id, str) and _ACT_ID.fullmatch(act_id):
+        return act_id
+    return None
 
 
 def _error_order(error: ValidationError) -> tuple[bool, int, int]:

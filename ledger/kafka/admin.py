@@ -34,6 +34,7 @@ PARTITIONS = "partitions"
 
 _UNKNOWN_TOPIC_OR_PARTITION = 3
 _TOPIC_ALREADY_EXISTS = 36
+_ADMIN_CLIENT_ID = "personal-data-ledger-admin"
 
 
 @dataclass(frozen=True)
@@ -102,19 +103,9 @@ def ledger_topic_spec(settings: KafkaSettings) -> TopicSpec:
     partition: the partition count is part of the contract, since changing it would
     send a subject's later events to another partition.
     """
-    return TopicSpec(
-        name=settings.ledger_topic,
-        partitions=settings.partitions,
-        replication_factor=settings.replication_factor,
-        configs={
-            "cleanup.policy": "delete",
-            "retention.ms": "-1",
-            "retention.bytes": "-1",
-            "min.insync.replicas": str(settings.min_insync_replicas),
-            # An out-of-sync replica taking over would drop acknowledged events.
-            "unclean.leader.election.enable": "false",
-        },
-    )
+    # An out-of-sync replica taking over would drop acknowledged events.
+    return _shard_topic_spec(settings, settings.ledger_topic, retention_ms=-1,
+                             extra={"unclean.leader.election.enable": "false"})
 
 
 def intake_topic_spec(settings: KafkaSettings) -> TopicSpec:
@@ -123,30 +114,30 @@ def intake_topic_spec(settings: KafkaSettings) -> TopicSpec:
     One intake partition is one shard with one writer, so its partitions match the
     ledger's. Size-based retention stays off so volume never drops unprocessed acts.
     """
-    return TopicSpec(
-        name=settings.intake_topic,
-        partitions=settings.partitions,
-        replication_factor=settings.replication_factor,
-        configs={
-            "cleanup.policy": "delete",
-            "retention.ms": str(settings.intake_retention_ms),
-            "retention.bytes": "-1",
-            "min.insync.replicas": str(settings.min_insync_replicas),
-        },
-    )
+    return _shard_topic_spec(settings, settings.intake_topic,
+                             retention_ms=settings.intake_retention_ms)
 
 
 def rejected_topic_spec(settings: KafkaSettings) -> TopicSpec:
     """Refused acts with their reasons (personal values redacted): see REJECTED_RETENTION_MS."""
+    return _shard_topic_spec(settings, settings.rejected_topic,
+                             retention_ms=REJECTED_RETENTION_MS)
+
+
+def _shard_topic_spec(settings: KafkaSettings, name: str, *, retention_ms: int,
+                     extra: Mapping[str, str] | None = None) -> TopicSpec:
+    """A topic of one partition per shard whose records are deleted after ``retention_ms``
+    (-1: never), never by size, and never compacted; ``extra`` configs add to that."""
     return TopicSpec(
-        name=settings.rejected_topic,
+        name=name,
         partitions=settings.partitions,
         replication_factor=settings.replication_factor,
         configs={
             "cleanup.policy": "delete",
-            "retention.ms": str(REJECTED_RETENTION_MS),
+            "retention.ms": str(retention_ms),
             "retention.bytes": "-1",
             "min.insync.replicas": str(settings.min_insync_replicas),
+            **(extra or {}),
         },
     )
 
@@ -204,13 +195,9 @@ def mismatch_error(differences: Iterable[TopicDifference]) -> TopicConfiguration
 # -- talking to the broker -----------------------------------------------------------------
 
 
-def ensure_topics(
-    bootstrap_servers: str,
-    specs: Iterable[TopicSpec],
-    *,
-    client_id: str = "personal-data-ledger-admin",
-    timeout_s: float = 30.0,
-) -> EnsureTopicsReport:
+def ensure_topics(bootstrap_servers: str, specs: Iterable[TopicSpec], *,
+                  client_id: str = _ADMIN_CLIENT_ID, timeout_s: float = 30.0,
+                  ) -> EnsureTopicsReport:
     """Create the missing topics, then check that every topic matches its spec.
 
     Idempotent: a second call creates nothing, and a topic created concurrently by
@@ -221,44 +208,42 @@ def ensure_topics(
     wanted = _unique_by_name(specs)
     if not wanted:
         return EnsureTopicsReport(created=(), already_existed=())
-    timeout_ms = max(1, int(timeout_s * 1000))
-    with _admin(bootstrap_servers, client_id, timeout_ms) as admin:
-        missing = _missing_topics(admin, list(wanted))
-        created = _create_topics(admin, [wanted[name] for name in missing], timeout_ms)
-        if created:
-            admin.wait_for_topics(created, timeout_ms=timeout_ms)
-        observed = _observe_topics(admin, list(wanted.values()))
-    _refuse_differences(wanted, observed)
+    created = _reconcile(bootstrap_servers, wanted, client_id, timeout_s, create=True)
     return EnsureTopicsReport(
         created=tuple(created),
         already_existed=tuple(name for name in wanted if name not in created),
     )
 
 
-def check_topics(
-    bootstrap_servers: str,
-    specs: Iterable[TopicSpec],
-    *,
-    client_id: str = "personal-data-ledger-admin",
-    timeout_s: float = 30.0,
-) -> None:
+def check_topics(bootstrap_servers: str, specs: Iterable[TopicSpec], *,
+                 client_id: str = _ADMIN_CLIENT_ID, timeout_s: float = 30.0) -> None:
     """``ensure_topics`` for commands that only read or send: creates nothing.
 
     A missing topic is a ``ConfigurationError`` that says how to create it; one that
     contradicts its spec (a partition count other than LEDGER_PARTITIONS, say, which
     would send readers to the wrong shard) is a ``TopicConfigurationMismatch``.
     """
-    wanted = _unique_by_name(specs)
+    _reconcile(bootstrap_servers, _unique_by_name(specs), client_id, timeout_s, create=False)
+
+
+def _reconcile(bootstrap_servers: str, wanted: dict[str, TopicSpec], client_id: str,
+               timeout_s: float, *, create: bool) -> list[str]:
+    """Create the missing topics of ``wanted`` (or refuse them unless ``create``), then
+    refuse any that contradicts its spec; returns the names created here."""
     timeout_ms = max(1, int(timeout_s * 1000))
     with _admin(bootstrap_servers, client_id, timeout_ms) as admin:
         missing = _missing_topics(admin, list(wanted))
-        if missing:
+        if missing and not create:
             raise ConfigurationError(
                 f"topic(s) {', '.join(sorted(missing))} do not exist on {bootstrap_servers}: "
                 "create them with `ledger topics ensure`, or check the LEDGER_*_TOPIC "
                 "settings")
+        created = _create_topics(admin, [wanted[name] for name in missing], timeout_ms)
+        if created:
+            admin.wait_for_topics(created, timeout_ms=timeout_ms)
         observed = _observe_topics(admin, list(wanted.values()))
     _refuse_differences(wanted, observed)
+    return created
 
 
 @contextmanager

@@ -24,9 +24,13 @@ T = TypeVar("T")
 class TransactionTimeout(BrokerError):
     """The broker did not answer a transactional call in time; the producer is spent."""
 
+    rule = "transaction-timeout"
+
 
 class WriterFenced(BrokerError):
     """Another writer took over this shard. A zombie must stop, never take it back."""
+
+    rule = "writer-fenced"
 
 
 FENCING_ERRORS = (ProducerFencedError, InvalidProducerEpochError)

@@ -7,8 +7,9 @@ is cheap next to encryption and I/O.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 import orjson
@@ -18,6 +19,7 @@ from ledger.domain.values import Erased, PersonalValues
 
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 _CONTAINERS = (dict, list)  # what orjson.loads gives back that may hold tagged values
+T = TypeVar("T")
 
 
 class OrjsonTranscoder(Transcoder):
@@ -64,54 +66,32 @@ class OrjsonTranscoder(Transcoder):
         return value
 
 
-class UUIDAsHex(Transcoding):
-    type = UUID
-    name = "uuid_hex"
+class FunctionTranscoding(Transcoding, Generic[T]):
+    """Objects of ``type`` tagged ``name``, encoded and decoded by the functions given."""
 
-    def encode(self, obj: UUID) -> str:
-        return obj.hex
+    def __init__(self, type_: type[T], name: str, encode: Callable[[T], Any],
+                 decode: Callable[[Any], T]) -> None:
+        self.type = type_
+        self.name = name
+        self._encode = encode
+        self._decode = decode
 
-    def decode(self, data: str) -> UUID:
-        return UUID(data)
+    def encode(self, obj: T) -> Any:
+        return self._encode(obj)
 
-
-class DatetimeAsISO(Transcoding):
-    type = datetime
-    name = "datetime_iso"
-
-    def encode(self, obj: datetime) -> str:
-        return obj.isoformat()
-
-    def decode(self, data: str) -> datetime:
-        return datetime.fromisoformat(data)
-
-
-class ErasedAsScope(Transcoding):
-    type = Erased
-    name = "erased"
-
-    def encode(self, obj: Erased) -> str:
-        return obj.scope
-
-    def decode(self, data: str) -> Erased:
-        return Erased(data)
-
-
-class PersonalValuesAsDict(Transcoding):
-    """Only reached when no encrypting mapper sits in front (tests of the pipeline)."""
-
-    type = PersonalValues
-    name = "personal_values"
-
-    def encode(self, obj: PersonalValues) -> dict[str, Any]:
-        return obj.as_dict()
-
-    def decode(self, data: dict[str, Any]) -> PersonalValues:
-        return PersonalValues(data)
+    def decode(self, data: Any) -> T:
+        return self._decode(data)
 
 
 def ledger_transcoder() -> OrjsonTranscoder:
     transcoder = OrjsonTranscoder()
-    for transcoding in (UUIDAsHex(), DatetimeAsISO(), ErasedAsScope(), PersonalValuesAsDict()):
+    for transcoding in (
+        FunctionTranscoding(UUID, "uuid_hex", lambda u: u.hex, UUID),
+        FunctionTranscoding(datetime, "datetime_iso", datetime.isoformat, datetime.fromisoformat),
+        FunctionTranscoding(Erased, "erased", lambda e: e.scope, Erased),
+        # Only reached when no encrypting mapper sits in front (tests of the pipeline).
+        FunctionTranscoding(PersonalValues, "personal_values", PersonalValues.as_dict,
+                            PersonalValues),
+    ):
         transcoder.register(transcoding)
     return transcoder

@@ -29,6 +29,7 @@ from ledger.crypto.key_store_sqlite import SQLiteKeyStore
 from ledger.crypto.keys import DataKey, KeyStore
 from ledger.crypto.master_key import AesGcmMasterKey, MasterKey
 from ledger.errors import KeyDestroyed, KeyStoreError, MasterKeyMismatch
+from tests.postgres_fixtures import InFreshSchemas
 
 
 class KeyStoreContract(ABC):
@@ -602,12 +603,7 @@ class TestCachingKeyStore(KeyStoreContract):
 
 
 @pytest.mark.postgres
-class TestPostgresKeyStore(KeyStoreContract):
-    @pytest.fixture(autouse=True)
-    def _in_fresh_schemas(self, postgres_dsn: str, postgres_schema: str) -> None:
-        self.dsn = postgres_dsn
-        self.schema = postgres_schema
-
+class TestPostgresKeyStore(InFreshSchemas, KeyStoreContract):
     def open_store(self, name: str, master: MasterKey) -> KeyStore:
         return PostgresKeyStore(
             self.dsn, master, schema=f"{self.schema}_{name}", pool_size=2, connect_timeout=10

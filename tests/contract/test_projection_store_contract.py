@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, event, given, settings, target
 from hypothesis import strategies as st
 
 from consumers.composition import open_ledger
-from consumers.projector import catch_up, follow, projector_for, reader_for, rebuild
+from consumers.projection_runner import catch_up, follow, projector_for, rebuild
 from ledger.application import LedgerApplication
 from ledger.config import Settings
 from ledger.domain.values import Erased
@@ -44,7 +44,9 @@ from projections.rows import (
 )
 from projections.sqlite_store import SQLiteProjectionStore
 from projections.store import ProjectionStore
+from tests.postgres_fixtures import InFreshSchemas
 from tests.projection_acts import Scenario, Step, apply_step, steps
+from tests.projection_rebuild import assert_rebuilt_is_live, project_live_then_rebuild
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -274,15 +276,8 @@ class ProjectionStoreContract(ABC):
                 Settings().with_data_dir(Path(directory))) as app:
             name = next(self._names)
             live, rebuilt = self.store(f"live{name}"), self.store(f"rebuilt{name}")
-            projector = projector_for(app)
             scenario = Scenario.of(6)
-            for step in acts:
-                apply_step(app, scenario, step)
-                if data.draw(st.booleans(), label="catch up now"):
-                    catch_up(app.recorder, projector, live,
-                             batch_size=data.draw(st.integers(1, 7), label="batch size"))
-            catch_up(app.recorder, projector, live, batch_size=3)
-            rebuild(app.recorder, projector, rebuilt, batch_size=1000)
+            project_live_then_rebuild(app, scenario, acts, data, live=live, rebuilt=rebuilt)
             # Steer towards long, varied histories; a sequence of refusals proves little.
             kinds = {kind for _, _, kind in scenario.recorded}
             target(float(len(scenario.recorded)), label="acts recorded")
@@ -290,15 +285,8 @@ class ProjectionStoreContract(ABC):
             event(f"acts recorded: {len(scenario.recorded) // 10 * 10}+")
             event(f"kinds recorded: {len(kinds) // 5 * 5}+")
 
-            assert live.position() == rebuilt.position() == app.recorder.max_notification_id()
-            assert live.snapshot() == rebuilt.snapshot()
-            live_reader, rebuilt_reader = reader_for(app, live), reader_for(app, rebuilt)
-            assert live_reader.registers(NOW) == rebuilt_reader.registers(NOW)
-            for subject_id in scenario.subjects:
-                if live.subject_doc(subject_id) is None:
-                    continue
-                view = live_reader.subject_view(subject_id, now=NOW)
-                assert view == rebuilt_reader.subject_view(subject_id, now=NOW)
+            live_reader, views = assert_rebuilt_is_live(app, scenario, live, rebuilt, NOW)
+            for subject_id, view in views.items():
                 assert_view_matches_the_domain(app, subject_id, view)
                 held = live_reader.held_as_of(subject_id, scenario.now)
                 assert [(v["purpose"], v["category"], v["status"])
@@ -409,11 +397,6 @@ class TestSQLiteProjectionStore(ProjectionStoreContract):
 
 
 @pytest.mark.postgres
-class TestPostgresProjectionStore(ProjectionStoreContract):
-    @pytest.fixture(autouse=True)
-    def _in_fresh_schemas(self, postgres_dsn: str, postgres_schema: str) -> None:
-        self.dsn = postgres_dsn
-        self.schema = postgres_schema
-
+class TestPostgresProjectionStore(InFreshSchemas, ProjectionStoreContract):
     def open_store(self, name: str) -> ProjectionStore:
         return PostgresProjectionStore(self.dsn, schema=f"{self.schema}_{name}")

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import sqlite3
 import stat
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from consumers.composition import open_ledger
 from ledger.config import Settings
 from ledger.domain import events as ev
 from ledger.domain.values import Erased
+from tests.cli_helpers import ledger
 from tests.projection_acts import Scenario, apply_step
 
 pytestmark = pytest.mark.e2e
@@ -31,15 +30,6 @@ pytestmark = pytest.mark.e2e
 SUBJECT = str(uuid4())
 EMAIL = f"inge-{uuid4().hex[:6]}@example.nl"
 NAME = "Inge <de Vries> & Zn"
-
-
-def ledger(*args: str, data_dir: Path, stdin: bytes | None = None,
-           ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "consumers.cli", "--data-dir", str(data_dir), *args],
-        input=stdin.decode() if stdin is not None else None,
-        capture_output=True, text=True, timeout=300, check=False,
-    )
 
 
 def act(n: int, when: str, **body: Any) -> bytes:

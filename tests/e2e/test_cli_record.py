@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from uuid import uuid4
 
 import orjson
 import pytest
 
+from tests.cli_helpers import ledger
+
 pytestmark = pytest.mark.e2e
 
 CANARY = "CANARY-e2e-91c4"
-
-
-def ledger(
-    *args: str, data_dir: Path, stdin: bytes | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "consumers.cli", "--data-dir", str(data_dir), *args],
-        input=stdin.decode() if stdin is not None else None,
-        capture_output=True, text=True, timeout=120, check=False,
-    )
 
 
 def act(subject: str, n: int, **body: object) -> bytes:
@@ -69,7 +59,7 @@ def test_bad_lines_are_rejected_and_the_good_ones_around_them_recorded(tmp_path:
     assert "longer than 16384" in by_line[4]["reason"]
     assert "shoe_size" in by_line[5]["reason"]
     assert "unknown purpose 'newsletter'" in by_line[6]["reason"]
-    assert by_line[8]["rule"] == "UnknownSubject"
+    assert by_line[8]["rule"] == "unknown-subject"
 
 
 def test_human_output_and_summary(tmp_path: Path) -> None:

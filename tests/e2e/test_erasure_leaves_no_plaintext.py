@@ -17,8 +17,8 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from consumers.cli_erasure import enforce_retention
-from consumers.composition import open_ledger
+from consumers.composition import open_embedded, open_ledger
+from consumers.services.office import enforce_retention
 from ledger.application import LedgerApplication
 from ledger.config import Settings
 from ledger.domain.acts import ActContext
@@ -26,23 +26,17 @@ from ledger.domain.events import SubjectEvent
 from ledger.domain.values import Erased, PersonalValues
 from ledger.errors import TamperedCiphertext
 from tests.canary_scan import raw_hits, store_files, text_hits
+from tests.cli_helpers import canaries
 
 pytestmark = pytest.mark.e2e
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+# Kept under fiscal law (invoice details) and erasable (the rest).
+COLLECTED = ("name", "business-email", "invoice-details")
 
 
 def act(n: int) -> ActContext:
     return ActContext(f"scan-{uuid4().hex[:8]}-{n}", "crm", T0)
-
-
-def canaries(tag: str) -> dict[str, str]:
-    token = uuid4().hex[:10]
-    return {
-        "name": f"CANARY-{tag}-NAME-{token}",
-        "business-email": f"canary-{tag}-{token}@example.nl",
-        "invoice-details": f"CANARY-{tag}-INVOICE-{token}",
-    }
 
 
 def enrol(app: LedgerApplication, values: dict[str, str]) -> UUID:
@@ -85,7 +79,7 @@ def test_erased_subject_is_unreadable_everywhere_and_the_other_is_intact(
     tmp_path: Path, logged: Path
 ) -> None:
     settings = Settings().with_data_dir(tmp_path / "data")
-    erased_values, kept_values = canaries("ERASED"), canaries("KEPT")
+    erased_values, kept_values = canaries("ERASED", *COLLECTED), canaries("KEPT", *COLLECTED)
     with open_ledger(settings) as app:
         erased, kept = enrol(app, erased_values), enrol(app, kept_values)
         # The invoice canary of the erased subject is fiscal: kept for now, shredded later.
@@ -132,15 +126,17 @@ def test_erased_subject_is_unreadable_everywhere_and_the_other_is_intact(
 
 def test_kept_fiscal_scope_is_shredded_when_its_retention_ends(tmp_path: Path) -> None:
     settings = Settings().with_data_dir(tmp_path / "data")
-    values = canaries("FISCAL")
-    with open_ledger(settings) as app:
+    values = canaries("FISCAL", *COLLECTED)
+    with open_embedded(settings) as backend:
+        app = backend.app
         subject = enrol(app, values)
         app.request_erasure(subject, act(3), request_ref="DSAR-2", channel="email")
         plan = app.carry_out_erasure(subject, act(4), request_ref="DSAR-2")
         due = plan.keep["fiscal"].until
         assert due == datetime(2033, 1, 1, tzinfo=UTC)
-        assert enforce_retention(app, datetime(2032, 12, 31, tzinfo=UTC)).expired == []
-        report = enforce_retention(app, due)
+        early = enforce_retention(backend, datetime(2032, 12, 31, tzinfo=UTC), wait_s=0)
+        assert early.expired == []
+        report = enforce_retention(backend, due, wait_s=0)
         assert [(e["subject_id"], e["scope"]) for e in report.expired] == [
             (str(subject), "fiscal")]
         assert text_hits(decoded_texts(app), [values["invoice-details"]]) == {
@@ -153,8 +149,8 @@ def test_kept_fiscal_scope_is_shredded_when_its_retention_ends(tmp_path: Path) -
 def test_ciphertext_moved_to_another_subject_fails_to_decrypt(tmp_path: Path) -> None:
     settings = Settings().with_data_dir(tmp_path / "data")
     with open_ledger(settings) as app:
-        victim = enrol(app, canaries("VICTIM"))
-        other = enrol(app, canaries("OTHER"))
+        victim = enrol(app, canaries("VICTIM", *COLLECTED))
+        other = enrol(app, canaries("OTHER", *COLLECTED))
         stolen = app.recorder.select_events(victim, lte=2)[-1]
         target = app.recorder.select_events(other, lte=2)[-1]
         assert stolen.topic == target.topic

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from consumers.composition import open_ledger
-from consumers.projector import catch_up, projector_for, rebuild
+from consumers.projection_runner import catch_up, projector_for, rebuild
 from ledger.config import Settings
 from ledger.domain.policy_register import PolicyRegister
 from projections.sqlite_store import SQLiteProjectionStore
@@ -31,7 +31,7 @@ import os, signal, sys
 from pathlib import Path
 import projections.sql as sql
 from consumers.composition import open_ledger
-from consumers.projector import catch_up, projector_for
+from consumers.projection_runner import catch_up, projector_for
 from ledger.config import Settings
 from projections.sqlite_store import SQLiteProjectionStore
 

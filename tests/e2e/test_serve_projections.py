@@ -21,7 +21,7 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from consumers.cli_demo import Scenario
+from consumers.demo import Scenario
 from projections.sqlite_store import SQLiteProjectionStore
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(600)]

@@ -19,13 +19,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consumers.composition import open_key_store
-from consumers.projector import catch_up, projector_for, reader_for, rebuild
 from ledger.application import LedgerApplication
 from ledger.config import Settings
 from ledger.kafka.admin import TopicSpec, ensure_topics
 from ledger.policy import load_policy
 from projections.sqlite_store import SQLiteProjectionStore
-from tests.projection_acts import Scenario, Step, apply_step, steps
+from tests.projection_acts import Scenario, Step, steps
+from tests.projection_rebuild import assert_rebuilt_is_live, project_live_then_rebuild
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -59,29 +59,13 @@ def test_a_rebuild_from_kafka_gives_exactly_what_live_projections_reached(
         live = SQLiteProjectionStore(root / f"live{next(_names)}.sqlite")
         rebuilt = SQLiteProjectionStore(root / f"rebuilt{next(_names)}.sqlite")
         try:
-            projector = projector_for(reader_app)
             scenario = Scenario.of(4)
-            for step in acts:
-                apply_step(app, scenario, step)
-                if data.draw(st.booleans(), label="catch up now"):
-                    catch_up(reader_app.recorder, projector, live,
-                             batch_size=data.draw(st.integers(1, 7), label="batch size"))
-            catch_up(reader_app.recorder, projector, live, batch_size=3)
-            rebuild(reader_app.recorder, projector, rebuilt, batch_size=1000)
+            project_live_then_rebuild(app, scenario, acts, data, live=live, rebuilt=rebuilt,
+                                      source=reader_app)
 
             if scenario.recorded:  # recorded acts must have reached the projections
                 assert live.position() > 0
-            assert live.position() == rebuilt.position()
-            assert live.position() == reader_app.recorder.max_notification_id()
-            assert live.snapshot() == rebuilt.snapshot()
-            live_reader, rebuilt_reader = reader_for(reader_app, live), reader_for(
-                reader_app, rebuilt)
-            assert live_reader.registers(NOW) == rebuilt_reader.registers(NOW)
-            for subject_id in scenario.subjects:
-                if live.subject_doc(subject_id) is None:
-                    continue
-                assert live_reader.subject_view(subject_id, now=NOW) == (
-                    rebuilt_reader.subject_view(subject_id, now=NOW))
+            assert_rebuilt_is_live(reader_app, scenario, live, rebuilt, NOW)
         finally:
             live.close()
             rebuilt.close()

@@ -14,7 +14,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumers.cli_demo import Scenario
+from consumers.demo import Scenario
 from ledger.intake.acts import _validator, act_schema, is_valid_act
 
 DEMO_ACTS = [step.act for step in Scenario().steps() if step.act is not None]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from consumers.cli_progress import ProgressReporter
-from consumers.projector import CatchUp
+from consumers.cli.progress import ProgressReporter
+from consumers.projection_runner import CatchUp
 
 
 class Terminal(io.StringIO):

@@ -28,7 +28,7 @@ from projections.errors import ProjectionError, ProjectionFailed
 from projections.html_report import render_report
 from projections.projector import Projector, audit_detail, decode_detail
 from projections.rows import Changes, RopaKey
-from projections.subject_doc import (
+from projections.subject_read_model import (
     NOT_PROJECTED,
     SubjectDoc,
     decode_doc,

@@ -7,7 +7,6 @@ the number of requests. Runs on the aggregate alone: a refused command leaves no
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -18,12 +17,10 @@ import pytest
 from ledger.domain import events as ev
 from ledger.domain.acts import ActContext
 from ledger.domain.subject import DataSubject
-from ledger.errors import InvalidAct, PolicyViolation
+from ledger.errors import InvalidAct
 from ledger.intake.acts import HANDLERS, parse_act
-from ledger.policy import load_policy
+from tests.unit.aggregate_rules import POLICY, T0, refused
 
-POLICY = load_policy()
-T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 _ids = itertools.count(1)
 
 
@@ -47,15 +44,6 @@ def extend(s: DataSubject, months: Any, reason: str = "complexity",
            ref: str = "DSAR-1") -> None:
     s.extend_request_deadline(POLICY, act(1), request_ref=ref, extended_by_months=months,
                               reason_code=reason)
-
-
-def refused(rule: str, command: Callable[[], Any], s: DataSubject) -> None:
-    before = s.version
-    with pytest.raises(PolicyViolation) as caught:
-        command()
-    assert caught.value.rule == rule
-    assert s.version == before, "a refused act changed the version"
-    assert not s.pending_events, "a refused act left an event"
 
 
 @pytest.mark.parametrize("kind", ["access", "erasure"])

@@ -6,10 +6,8 @@ These run on the aggregate alone (no store): a refused command must leave no eve
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -19,11 +17,9 @@ from ledger.domain.acts import ActContext
 from ledger.domain.policy import Policy
 from ledger.domain.subject import DataSubject
 from ledger.domain.values import Erased
-from ledger.errors import PolicyError, PolicyViolation
-from ledger.policy import load_policy
+from ledger.errors import PolicyViolation
+from tests.unit.aggregate_rules import POLICY, T0, refused
 
-POLICY = load_policy()
-T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 _ids = itertools.count(1)
 
 CUSTOMER = {
@@ -50,13 +46,10 @@ def customer() -> DataSubject:
     return s
 
 
-def refused(rule: str, command: Callable[[], Any], s: DataSubject) -> None:
-    before = s.version
-    with pytest.raises(PolicyViolation) as caught:
-        command()
-    assert caught.value.rule == rule
-    assert s.version == before, "a refused act changed the version"
-    assert not s.pending_events, "a refused act left an event"
+def processing_refused(rule: str, s: DataSubject, *, purpose: str = "service-delivery",
+                       operation: str = "use", category: str = "name", days: float = 0) -> None:
+    refused(rule, lambda: s.process(POLICY, act(days), purpose=purpose, operation=operation,
+                                    categories=[category]), s)
 
 
 def recorded(s: DataSubject, event_type: type[ev.SubjectEvent]) -> ev.SubjectEvent:
@@ -83,25 +76,24 @@ def test_collection_is_recorded_with_scopes_per_category() -> None:
     assert event.controller == POLICY.controller
 
 
-def test_category_not_listed_for_the_purpose_is_refused() -> None:
+@pytest.mark.parametrize(("rule", "purpose", "values", "legal_basis"), [
+    ("category-not-in-purpose", "service-delivery", {"job-title": "CTO"}, "contract"),
+    ("legal-basis-not-allowed", "webinar-event", {"name": "x"}, "legitimate-interest"),
+])
+def test_a_category_or_legal_basis_the_purpose_does_not_list_is_refused(
+    rule: str, purpose: str, values: dict[str, str], legal_basis: str,
+) -> None:
     s = subject()
-    refused("category-not-in-purpose", lambda: s.collect(
-        POLICY, act(), purpose="service-delivery", values={"job-title": "CTO"},
-        source_system="crm", legal_basis="contract"), s)
+    refused(rule, lambda: s.collect(POLICY, act(), purpose=purpose, values=values,
+                                    source_system="crm", legal_basis=legal_basis), s)
 
 
 def test_unknown_purpose_is_refused_naming_the_known_ones() -> None:
     s = subject()
-    with pytest.raises(PolicyError, match="known: contact"):
+    with pytest.raises(PolicyViolation, match="known: contact") as caught:
         s.collect(POLICY, act(), purpose="newsletter", values={"name": "x"},
                   source_system="crm", legal_basis="contract")
-
-
-def test_legal_basis_not_allowed_for_the_purpose_is_refused() -> None:
-    s = subject()
-    refused("legal-basis-not-allowed", lambda: s.collect(
-        POLICY, act(), purpose="webinar-event", values={"name": "x"},
-        source_system="crm", legal_basis="legitimate-interest"), s)
+    assert caught.value.rule == "unknown-purpose"
 
 
 def test_consent_based_purpose_needs_live_consent_before_collection() -> None:
@@ -152,10 +144,8 @@ def test_processing_of_held_data_is_recorded() -> None:
 
 def test_processing_data_not_held_is_refused() -> None:
     s = customer()
-    refused("not-held", lambda: s.process(
-        POLICY, act(), purpose="service-delivery", operation="use", categories=["gender"]), s)
-    refused("not-held", lambda: s.process(
-        POLICY, act(), purpose="contact", operation="use", categories=["name"]), s)
+    processing_refused("not-held", s, category="gender")
+    processing_refused("not-held", s, purpose="contact")
 
 
 def test_processing_after_consent_withdrawal_is_refused() -> None:
@@ -168,8 +158,7 @@ def test_processing_after_consent_withdrawal_is_refused() -> None:
     s.withdraw_consent(POLICY, act(), purpose="demo-request", channel="email",
                        proof_ref="ticket/1")
     recorded(s, ev.ConsentWithdrawn)
-    refused("consent-required", lambda: s.process(
-        POLICY, act(), purpose="demo-request", operation="contact", categories=["name"]), s)
+    processing_refused("consent-required", s, purpose="demo-request", operation="contact")
 
 
 def test_withdrawal_blocks_use_even_where_consent_was_an_extra_basis() -> None:
@@ -179,8 +168,7 @@ def test_withdrawal_blocks_use_even_where_consent_was_an_extra_basis() -> None:
     s.withdraw_consent(POLICY, act(), purpose="service-delivery", channel="portal",
                        proof_ref="p/2")
     s.collect_events()
-    refused("consent-withdrawn", lambda: s.process(
-        POLICY, act(), purpose="service-delivery", operation="use", categories=["name"]), s)
+    processing_refused("consent-withdrawn", s)
 
 
 def test_withdrawing_consent_that_is_not_live_is_refused() -> None:
@@ -194,9 +182,7 @@ def test_unsubscribe_blocks_direct_marketing_but_not_service() -> None:
     s.object(POLICY, act(), ground="direct-marketing", purpose=None,
              channel="email-unsubscribe-link")
     recorded(s, ev.ObjectionRaised)
-    refused("objection", lambda: s.process(
-        POLICY, act(), purpose="service-delivery", operation="direct-marketing",
-        categories=["business-email"]), s)
+    processing_refused("objection", s, operation="direct-marketing", category="business-email")
     s.process(POLICY, act(), purpose="service-delivery", operation="invoice",
               categories=["invoice-details"])
     recorded(s, ev.DataProcessed)
@@ -209,16 +195,14 @@ def test_objection_to_a_purpose_blocks_its_processing() -> None:
     s.object(POLICY, act(), ground="particular-situation", purpose="service-delivery",
              channel="email")
     recorded(s, ev.ObjectionRaised)
-    refused("objection", lambda: s.process(
-        POLICY, act(), purpose="service-delivery", operation="use", categories=["name"]), s)
+    processing_refused("objection", s)
 
 
 def test_restriction_allows_storage_only_until_lifted() -> None:
     s = customer()
     s.restrict(POLICY, act(), request_ref="R-1", reason="accuracy-contested")
     recorded(s, ev.RestrictionApplied)
-    refused("restricted", lambda: s.process(
-        POLICY, act(), purpose="service-delivery", operation="use", categories=["name"]), s)
+    processing_refused("restricted", s)
     refused("restricted", lambda: s.share(
         POLICY, act(), purpose="service-delivery", recipient="Mailhouse",
         recipient_kind="it-supplier", ground="processor", categories=["name"]), s)
@@ -243,18 +227,19 @@ def test_sharing_to_an_allowed_recipient_kind_is_recorded() -> None:
     assert s.state.disclosures[0].recipient_kind == "it-supplier"
 
 
-def test_sharing_to_a_recipient_kind_the_purpose_does_not_allow_is_refused() -> None:
+@pytest.mark.parametrize(("rule", "recipient_kind", "ground"), [
+    # A recipient kind the purpose does not list.
+    ("recipient-kind-not-allowed", "event-organiser", "service-delivery"),
+    # Sharing on consent needs live consent.
+    ("consent-required", "business-partner", "consent"),
+])
+def test_sharing_the_purpose_does_not_allow_is_refused(
+    rule: str, recipient_kind: str, ground: str,
+) -> None:
     s = customer()
-    refused("recipient-kind-not-allowed", lambda: s.share(
-        POLICY, act(), purpose="service-delivery", recipient="Venue",
-        recipient_kind="event-organiser", ground="service-delivery", categories=["name"]), s)
-
-
-def test_sharing_on_consent_needs_live_consent() -> None:
-    s = customer()
-    refused("consent-required", lambda: s.share(
+    refused(rule, lambda: s.share(
         POLICY, act(), purpose="service-delivery", recipient="Partner",
-        recipient_kind="business-partner", ground="consent", categories=["name"]), s)
+        recipient_kind=recipient_kind, ground=ground, categories=["name"]), s)
 
 
 def test_legal_obligation_disclosure_is_allowed_under_restriction() -> None:
@@ -332,11 +317,8 @@ def test_erasure_is_refused_in_part_for_fiscal_records() -> None:
 def test_kept_fiscal_records_may_be_stored_and_nothing_else() -> None:
     s = customer()
     _erase(s)
-    refused("restricted", lambda: s.process(
-        POLICY, act(2), purpose="service-delivery", operation="use",
-        categories=["invoice-details"]), s)
-    refused("subject-erased", lambda: s.process(
-        POLICY, act(2), purpose="service-delivery", operation="use", categories=["name"]), s)
+    processing_refused("restricted", s, category="invoice-details", days=2)
+    processing_refused("subject-erased", s, days=2)
     s.process(POLICY, act(2), purpose="service-delivery", operation="store",
               categories=["invoice-details"])
     recorded(s, ev.DataProcessed)

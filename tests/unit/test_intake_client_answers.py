@@ -8,7 +8,8 @@ from typing import Any
 import orjson
 from kafka import TopicPartition
 
-from consumers.kafka_office import ActOutcome, record_answers
+from ledger.kafka.intake_client import record_answers
+from ledger.outcomes import ActOutcome
 
 LEDGER = TopicPartition("ledger", 0)
 REJECTED = TopicPartition("rejected", 0)

@@ -1,4 +1,4 @@
-"""`ledger demo`: a day in the life of the privacy office, built from the seed policy.
+"""The demo scenario: a day in the life of the privacy office, built from the seed policy.
 
 Every act goes through the same intake path as real ones (schema, policy, encryption),
 so what the demo prints is what the ledger does. The people are fictional.
@@ -9,15 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import IO, Any
+from typing import Any
 from uuid import UUID, uuid4
 
-import orjson
-
-from ledger.application import LedgerApplication
-from ledger.domain.acts import ActContext
-from ledger.errors import LedgerError, PolicyViolation
-from ledger.intake.acts import act_from_document, apply_act
+from consumers.services.ports import Backend
+from ledger.errors import InvalidAct
+from ledger.intake.acts import act_from_document
 
 START = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 PROSPECT = {
@@ -152,49 +149,45 @@ class Scenario:
             categories=["invoice-details", "payment-details"]))
 
 
-def run_scenario(app: LedgerApplication, scenario: Scenario) -> list[Outcome]:
+def run_scenario(backend: Backend, scenario: Scenario) -> list[Outcome]:
+    """Each step as an act through the backend, as an upstream system's would go."""
     outcomes = []
     for step in scenario.steps():
-        if step.erase is not None:
-            outcomes.append(_erase(app, scenario, step))
-            continue
-        assert step.act is not None  # noqa: S101 - a step is an act or an erasure
+        document = step.act if step.act is not None else _erasure(scenario, step)
         try:
-            apply_act(app, act_from_document(step.act))
-        except PolicyViolation as refusal:
-            outcomes.append(Outcome(step.story, step.act["type"], "refused", str(refusal)))
-        except LedgerError as error:
-            outcomes.append(Outcome(step.story, step.act["type"], "refused", str(error)))
+            act = act_from_document(document)
+        except InvalidAct as invalid:
+            outcomes.append(Outcome(step.story, document["type"], "refused", str(invalid)))
+            continue
+        [outcome] = backend.submit([act], wait_s=0.0, with_events=step.erase is not None)
+        if outcome.status != "recorded":
+            outcomes.append(Outcome(step.story, act.type, "refused",
+                                    f"{outcome.rule}: {outcome.reason}"))
+        elif step.erase is not None:
+            outcomes.append(Outcome(step.story, "erasure-completed", "recorded",
+                                    _erased(outcome.events)))
         else:
-            outcomes.append(Outcome(step.story, step.act["type"], "recorded", ""))
+            outcomes.append(Outcome(step.story, act.type, "recorded", ""))
     return outcomes
 
 
-def _erase(app: LedgerApplication, scenario: Scenario, step: Step) -> Outcome:
-    assert step.erase is not None  # noqa: S101
+def _erasure(scenario: Scenario, step: Step) -> dict[str, Any]:
+    assert step.erase is not None  # noqa: S101 - a step is an act or an erasure
     subject, request = step.erase
     scenario.clock += timedelta(hours=6)
-    act = ActContext(f"demo-erase-{uuid4().hex[:12]}", "privacy-office", scenario.clock)
-    plan = app.carry_out_erasure(subject, act, request_ref=request)
+    return {"act_id": f"demo-erase-{uuid4().hex[:12]}", "type": "erasure-carried-out",
+            "subject_id": str(subject), "actor": "privacy-office",
+            "occurred_at": scenario.clock.isoformat(), "request_ref": request,
+            "channel": "email"}
+
+
+def _erased(events: list[dict[str, Any]]) -> str:
+    shredded = [scope for e in events if e["type"] == "ErasureCompleted"
+                for scope in e["scopes"]]
     kept = "; ".join(
-        f"kept {scope} until {k.until:%Y-%m-%d}" if k.until else f"kept {scope}"
-        for scope, k in sorted(plan.keep.items())
-    )
-    detail = f"shredded {', '.join(sorted(plan.shred)) or 'nothing'}" + (
-        f"; {kept} (fiscal law)" if kept else ""
-    )
-    return Outcome(step.story, "erasure-completed", "recorded", detail)
-
-
-def print_outcomes(outcomes: list[Outcome], out: IO[str], *, as_json: bool) -> None:
-    if as_json:
-        for o in outcomes:
-            out.write(orjson.dumps(o.__dict__).decode() + "\n")
-        return
-    for o in outcomes:
-        mark = "✓ recorded" if o.status == "recorded" else "✗ refused "
-        out.write(f"{mark}  {o.act_type:<24} {o.story}\n")
-        if o.detail:
-            out.write(f"{'':14}{o.detail}\n")
-    recorded = sum(o.status == "recorded" for o in outcomes)
-    out.write(f"\n{recorded} acts recorded, {len(outcomes) - recorded} refused by policy.\n")
+        f"kept {e['kept_scope']} until {e['kept_until'][:10]}" if e.get("kept_until")
+        else f"kept {e['kept_scope']}"
+        for e in sorted((e for e in events if e["type"] == "ErasureRefusedInPart"),
+                        key=lambda e: str(e["kept_scope"])))
+    return f"shredded {', '.join(sorted(shredded)) or 'nothing'}" + (
+        f"; {kept} (fiscal law)" if kept else "")

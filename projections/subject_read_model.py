@@ -1,8 +1,9 @@
-"""One subject's projected state: the domain's own state, sealed, plus what views need.
+"""The subject read model: the domain's own state, sealed, plus what views need.
 
-The domain's ``SubjectState`` is evolved by the domain's own ``when``, so the projection
-cannot drift from the view the rules have of a subject (holdings, erasure, restrictions,
-retention). Its personal values are ``SealedValue`` envelopes instead of plaintext; the
+The domain's ``SubjectState`` is evolved by the domain's own ``evolve``, the function
+the aggregate uses, so the projection cannot drift from the view the rules have of a
+subject (holdings, erasure, restrictions, retention). Its personal values are
+``SealedValue`` envelopes instead of plaintext (``SubjectState[SealedValue]``); the
 codec refuses anything else, so plaintext cannot reach a projection store by mistake.
 ``info`` adds what the views show and the domain does not keep: proofs, reasons,
 dates, where each value came from, and the requests with their deadlines.
@@ -11,7 +12,7 @@ dates, where each value came from, and the requests with their deadlines.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -20,7 +21,8 @@ from uuid import UUID
 import orjson
 
 from ledger.domain import events as ev
-from ledger.domain.subject import ConsentState, DataSubject, Disclosure, SubjectState
+from ledger.domain import evolution
+from ledger.domain.state import ConsentState, Disclosure, SubjectState
 from ledger.domain.values import Erased
 from ledger.persistence.encrypting_mapper import SealedValue
 from projections.deadlines import request_due
@@ -46,7 +48,7 @@ class SubjectDoc:
     subject_id: UUID
     version: int
     registered_at: str
-    state: SubjectState = field(default_factory=SubjectState)
+    state: SubjectState[SealedValue] = field(default_factory=SubjectState)
     info: dict[str, Any] = field(default_factory=_empty_info)
 
 
@@ -57,16 +59,26 @@ def iso(moment: datetime) -> str:
 # -- evolving ---------------------------------------------------------------------------
 
 def evolve(doc: SubjectDoc, event: ev.SubjectEvent) -> None:
-    """Applies one (sealed or hollow) event as the domain does, then the extras."""
-    shell = DataSubject.__new__(DataSubject)  # state only: no aggregate bookkeeping
-    shell.state = doc.state
-    event.apply(shell)
+    """Applies one sealed event as the domain does, then the extras. (An audit replay
+    applies hollow events: its values are ``Withheld`` markers, rendered unopened.)"""
+    evolution.evolve(event, doc.state)
     for cls in type(event).__mro__:
         handler = _INFO.get(cls)
         if handler is not None:
             handler(doc.info, event)
             break
     doc.version = event.originator_version
+
+
+def sealed_values(event: ev.DataCollected | ev.DataRectified) -> dict[str, SealedValue]:
+    """The event's values as projections decode them: sealed (the event class types
+    them as plaintext, the form the aggregate sees). Anything else is refused."""
+    values: Mapping[str, object] = event.values
+    sealed = {c: v for c, v in values.items() if isinstance(v, SealedValue)}
+    if len(sealed) != len(values):
+        raise ProjectionError("a personal value arrived unsealed; projections keep sealed "
+                              "values only (decode with the mapper's to_sealed_event)")
+    return sealed
 
 
 E = TypeVar("E", bound=ev.SubjectEvent)
@@ -257,7 +269,7 @@ def decode_doc(subject_id: UUID, data: bytes) -> SubjectDoc:
                       decode_state(subject_id, raw["state"]), raw["info"])
 
 
-def encode_state(state: SubjectState) -> dict[str, Any]:
+def encode_state(state: SubjectState[SealedValue]) -> dict[str, Any]:
     return {
         "holdings": {p: {c: _encode_value(v) for c, v in held.items()}
                      for p, held in state.holdings.items()},
@@ -288,11 +300,10 @@ def encode_state(state: SubjectState) -> dict[str, Any]:
     }
 
 
-def decode_state(subject_id: UUID, raw: dict[str, Any]) -> SubjectState:
+def decode_state(subject_id: UUID, raw: dict[str, Any]) -> SubjectState[SealedValue]:
     return SubjectState(
         # Sealed envelopes stand where the domain holds plaintext: the point of it.
-        holdings={p: {c: _decode_value(subject_id, c, v)  # type: ignore[misc]
-                      for c, v in held.items()}
+        holdings={p: {c: _decode_value(subject_id, c, v) for c, v in held.items()}
                   for p, held in raw["holdings"].items()},
         roles={p: (role[0], role[1]) for p, role in raw["roles"].items()},
         collected_at=_parse_times(raw["collected_at"]),
@@ -334,7 +345,8 @@ def _encode_value(value: object) -> dict[str, Any]:
     )
 
 
-def _decode_value(subject_id: UUID, category: str, raw: dict[str, Any]) -> object:
+def _decode_value(subject_id: UUID, category: str,
+                  raw: dict[str, Any]) -> SealedValue | Erased:
     if "e" in raw:
         return Erased(raw["e"])
     return SealedValue(subject_id=subject_id, version=raw["v"], field=raw["f"],

@@ -1,4 +1,7 @@
-"""The projector: keeps the projections caught up with the ledger, batch by batch.
+"""The projection runner: keeps the projections caught up with the log, batch by batch.
+
+The pure projector (``projections.projector``) turns events into row changes; this
+runner feeds it from a log and commits its changes.
 
 It reads a ``NotificationSource`` through ``select_notifications`` (any eventsourcing
 application recorder: the embedded SQLite log, a Kafka shard's writer in `ledger
@@ -17,22 +20,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Protocol
 
 from eventsourcing.persistence import Notification
 
 from ledger.application import LedgerApplication
-from ledger.config import Settings
 from ledger.errors import ConfigurationError
 from ledger.persistence.encrypting_mapper import EncryptingMapper
 from projections.errors import PositionMoved, ProjectionError, ProjectionFailed
 from projections.projector import Projector
 from projections.reader import LedgerReader
-from projections.sqlite_store import SQLiteProjectionStore
 from projections.store import ProjectionReads, ProjectionStore
 
 BATCH_SIZE = 500
@@ -70,21 +69,6 @@ class CatchUp:
     def fraction(self) -> float:
         span = self.last_id - self.start_position
         return 1.0 if span <= 0 else min(1.0, (self.position - self.start_position) / span)
-
-
-def open_projection_store(settings: Settings, shard: int | None = None) -> ProjectionStore:
-    """The projections of the embedded log, or of one shard of the Kafka ledger topic."""
-    # One switch for scale: LEDGER_POSTGRES_DSN moves keys and projections together.
-    if settings.postgres_dsn:
-        from projections.postgres_store import PostgresProjectionStore  # noqa: PLC0415 - optional extra
-
-        if shard is None:
-            return PostgresProjectionStore(settings.postgres_dsn)
-        return PostgresProjectionStore(settings.postgres_dsn,
-                                       schema=f"ledger_projections_shard_{shard}")
-    if shard is None:
-        return SQLiteProjectionStore(settings.projection_store_path)
-    return SQLiteProjectionStore(settings.shard_projection_store_path(shard))
 
 
 def projector_for(app: LedgerApplication) -> Projector:
@@ -165,19 +149,3 @@ def follow(recorder: NotificationSource, projector: Projector, store: Projection
     while not stop.is_set():
         catch_up(recorder, projector, store, batch_size=batch_size, stop=stop)
         stop.wait(poll_interval)
-
-
-@contextmanager
-def open_reader(settings: Settings, app: LedgerApplication,
-                progress: Progress | None = None) -> Iterator[LedgerReader]:
-    """A reader over projections caught up with the ledger first."""
-    store = open_projection_store(settings)
-    try:
-        catch_up(app.recorder, projector_for(app), store, progress=progress)
-        yield reader_for(app, store)
-    finally:
-        store.close()
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

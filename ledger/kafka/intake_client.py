@@ -1,16 +1,16 @@
-"""The privacy office's acts on Kafka: sent through the intake topic, answered by the writer.
+"""A client that sends acts to the intake topic and waits for the shard writer's verdict.
 
-On Kafka only a shard's writer may append to it, and only the writer's key cache must
-learn at once that a key is gone, so `ledger erase` does not touch the ledger itself:
-it sends an ``erasure-carried-out`` act keyed by the subject, like any upstream
-system, and then watches the subject's partition of the ledger topic and of the
-rejected topic (read_committed) until the writer recorded or refused that act.
+On Kafka only a shard's writer may append to it (and only the writer's key cache must
+learn at once that a key is gone), so callers that record acts, erasures and expiries
+do not touch the ledger topic: they send the act keyed by its subject, like any
+upstream system, and then watch the subject's partition of the ledger topic and of the
+rejected topic (read_committed) until the writer recorded or refused it.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -19,33 +19,20 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
 from ledger.application import OPENED_REQUEST_SUFFIX
-from ledger.config import Settings
+from ledger.config import KafkaSettings
 from ledger.errors import BrokerError
 from ledger.kafka.admin import check_topics, required_topic_specs
 from ledger.kafka.partitioning import shard_of, subject_key
 from ledger.kafka.recorder import HEADER_TOPIC, PRODUCER_TUNING
+from ledger.outcomes import ActOutcome, event_summary
 
 
-@dataclass
-class ActOutcome:
-    act_id: str
-    status: str  # "recorded", "rejected" or "pending" (no answer within the wait)
-    events: list[dict[str, Any]] = field(default_factory=list)  # type and clear fields
-    rule: str | None = None
-    reason: str | None = None
-
-
-def submit_and_wait(settings: Settings, act: dict[str, Any], *, wait_s: float
-                    ) -> ActOutcome:
-    """Sends ``act`` to the intake topic and returns what the shard's writer made of it."""
-    return submit_all_and_wait(settings, [act], wait_s=wait_s)[0]
-
-
-def submit_all_and_wait(settings: Settings, acts: list[dict[str, Any]], *, wait_s: float
-                        ) -> list[ActOutcome]:
+def submit_and_wait(kafka: KafkaSettings, acts: Sequence[Mapping[str, Any]], *,
+                    wait_s: float) -> list[ActOutcome]:
     """Sends ``acts`` and returns each one's outcome, in order; "pending" for those not
     answered within ``wait_s`` (the writer still carries them out when it gets to them)."""
-    kafka = settings.kafka
+    if not acts:
+        return []
     check_topics(kafka.bootstrap_servers, required_topic_specs(kafka))
     shards = {shard_of(UUID(act["subject_id"]), kafka.partitions) for act in acts}
     ledger_tps = {TopicPartition(kafka.ledger_topic, shard) for shard in shards}
@@ -59,10 +46,11 @@ def submit_all_and_wait(settings: Settings, acts: list[dict[str, Any]], *, wait_
                           f"({type(error).__name__})") from error
     try:
         consumer.assign(watched)
-        # Only what comes after the acts were sent can be their answer.
+        # 1. Only what comes after the acts were sent can be their answer.
         for tp, end in consumer.end_offsets(watched).items():
             consumer.seek(tp, end)
-        _send(settings, acts)
+        # 2. send, 3. watch for the answers until all came or the wait is over.
+        _send(kafka, acts)
         outcomes = {act["act_id"]: ActOutcome(act["act_id"], "pending") for act in acts}
         _watch(consumer, ledger_tps, outcomes, time.monotonic() + wait_s)
         return [outcomes[act["act_id"]] for act in acts]
@@ -73,13 +61,12 @@ def submit_all_and_wait(settings: Settings, acts: list[dict[str, Any]], *, wait_
         consumer.close()
 
 
-def _send(settings: Settings, acts: list[dict[str, Any]]) -> None:
-    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers,
-                             **PRODUCER_TUNING)
+def _send(kafka: KafkaSettings, acts: Sequence[Mapping[str, Any]]) -> None:
+    producer = KafkaProducer(bootstrap_servers=kafka.bootstrap_servers, **PRODUCER_TUNING)
     try:
         for act in acts:
-            producer.send(settings.kafka.intake_topic,
-                          key=subject_key(UUID(act["subject_id"])), value=orjson.dumps(act))
+            producer.send(kafka.intake_topic, key=subject_key(UUID(act["subject_id"])),
+                          value=orjson.dumps(act))
         producer.flush(timeout=30)
     finally:
         producer.close(timeout=10)
@@ -98,7 +85,7 @@ def _watch(consumer: KafkaConsumer, ledger_tps: set[TopicPartition],
 
 
 def record_answers(polled: dict[TopicPartition, list[Any]], ledger_tps: set[TopicPartition],
-          outcomes: dict[str, ActOutcome]) -> set[str]:
+                   outcomes: dict[str, ActOutcome]) -> set[str]:
     """Records the answers in ``polled``; returns the ids of the acts they answer."""
     answered = set()
     for tp, records in polled.items():
@@ -118,17 +105,12 @@ def record_answers(polled: dict[TopicPartition, list[Any]], ledger_tps: set[Topi
                 continue
             if tp in ledger_tps:
                 outcomes[act_id].status = "recorded"
-                outcomes[act_id].events.append(_clear_fields(record, document))
+                headers = dict(record.headers or [])
+                summary = event_summary(headers.get(HEADER_TOPIC, b"").decode(), record.value)
+                if summary is not None:
+                    outcomes[act_id].events.append(summary)
             else:
                 outcomes[act_id] = ActOutcome(act_id, "rejected", rule=document.get("rule"),
                                               reason=document.get("reason"))
             answered.add(act_id)
     return answered
-
-
-def _clear_fields(record: Any, state: dict[str, Any]) -> dict[str, Any]:
-    # Events an office act records (erasure, expiry) hold no personal field; the
-    # type comes from the header the recorder writes in clear.
-    headers = dict(record.headers or [])
-    event_type = headers.get(HEADER_TOPIC, b"").decode().rpartition(":")[2]
-    return {"type": event_type, **{k: v for k, v in state.items() if k != "values"}}

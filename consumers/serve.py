@@ -1,4 +1,4 @@
-"""`ledger serve` (the intake writers and the projectors) and `ledger topics ensure`.
+"""`ledger serve`: the intake writers of the served shards, and their projections.
 
 Each shard's projections are caught up from its writer right after each batch the
 writer commits, in the same loop: a batch is visible to DSAR handlers as soon as it is
@@ -16,9 +16,10 @@ from typing import IO
 
 import orjson
 
-from consumers.composition import open_key_store, open_shard
+from consumers.composition import open_key_store, open_projection_store, open_shard
+from consumers.exit_codes import ExitCode
 from consumers.intake_writer import BatchReport, IntakeWriter, run_until
-from consumers.projector import catch_up, open_projection_store, projector_for
+from consumers.projection_runner import catch_up, projector_for
 from ledger.application import LedgerApplication
 from ledger.config import Settings
 from ledger.errors import BrokerError, ConfigurationError
@@ -27,22 +28,6 @@ from ledger.kafka.transactions import WriterFenced
 from projections.errors import ProjectionError
 from projections.projector import Projector
 from projections.store import ProjectionStore
-
-# A writer fenced by a newer one of the same shard exits with its own code, so a
-# supervisor can tell "replaced" from "crashed".
-EXIT_ABORTED = 3
-EXIT_FENCED = 4
-
-
-def ensure(settings: Settings, out: IO[str], *, as_json: bool) -> int:
-    report = ensure_topics(settings.kafka.bootstrap_servers,
-                           required_topic_specs(settings.kafka))
-    if as_json:
-        out.write(orjson.dumps(report.as_dict()).decode() + "\n")
-    else:
-        out.write(f"created: {', '.join(report.created) or 'none'}; "
-                  f"already there and as required: {', '.join(report.already_existed) or 'none'}\n")
-    return 0
 
 
 class ShardProjections:
@@ -127,11 +112,11 @@ def serve(settings: Settings, shards: Sequence[int] | None, batch_size: int,
             run_until(writers, should_stop, on_batch)
         except WriterFenced as fenced:
             err.write(f"stopping: {fenced} (a newer `ledger serve` took over)\n")
-            return EXIT_FENCED
+            return ExitCode.FENCED
         except BrokerError as error:
             err.write(f"stopping: {error}; the batch in flight was aborted. Restart "
                       "`ledger serve` (under a supervisor): it resumes at the last commit\n")
-            return EXIT_ABORTED
+            return ExitCode.FAILED
     finally:
         for writer in writers:
             writer.close()
@@ -140,4 +125,4 @@ def serve(settings: Settings, shards: Sequence[int] | None, batch_size: int,
             app.close()
         key_store.close()
     err.write("stopped cleanly\n")
-    return 0
+    return ExitCode.OK

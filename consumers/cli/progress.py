@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import IO
 
-from consumers.projector import CatchUp
+from consumers.projection_runner import CatchUp
 
 BAR_WIDTH = 30
 
@@ -47,3 +48,9 @@ class ProgressReporter:
             self.stream.write(f"{self.label}: {counts}\n")
         self._drawn_at = report.position
         self.stream.flush()
+
+
+def catch_up_progress(stream: IO[str] | None = None) -> ProgressReporter | None:
+    """A bar while read commands catch the projections up, on a terminal only."""
+    stream = sys.stderr if stream is None else stream
+    return ProgressReporter(stream, "catching up") if stream.isatty() else None

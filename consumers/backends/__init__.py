@@ -1,0 +1,1 @@
+"""The adapters of the backend port (``consumers.services.ports.Backend``)."""

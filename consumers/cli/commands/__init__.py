@@ -1,0 +1,1 @@
+"""One module per command group; each ``register``s its sub-commands on the parser."""

@@ -1,0 +1,126 @@
+"""`ledger subject show` (the subject view) and `ledger dsar export` (art. 15/20)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+from consumers.cli.options import SubParsers, command, who
+from consumers.cli.output import write_json
+from consumers.cli.progress import catch_up_progress
+from consumers.cli.tables import section, table
+from consumers.composition import open_backend
+from consumers.exit_codes import ExitCode
+from consumers.services.exports import export_subject
+from consumers.services.subjects import resolve_subject
+from ledger.config import Settings
+from ledger.errors import ConfigurationError
+
+READ_CODES = (ExitCode.OK, ExitCode.USAGE, ExitCode.FAILED)
+
+
+def register(commands: SubParsers) -> None:
+    subject = commands.add_parser("subject", help="what is held about one subject")
+    show = command(
+        subject.add_subparsers(dest="subject_command", required=True, metavar="COMMAND"),
+        "show", run=run_show, codes=READ_CODES,
+        help="the subject view: data by purpose, consents, recipients, requests",
+        description="Current personal data by purpose and category (opened on read; "
+        "erased values shown as erased), consents with their proof, objections, "
+        "restrictions, legal holds, recipients (and whom to notify under art. 19), "
+        "retention deadlines and requests with their legal deadline.",
+    )
+    who(show)
+
+    dsar = commands.add_parser("dsar", help="data subject access requests")
+    export = command(
+        dsar.add_subparsers(dest="dsar_command", required=True, metavar="COMMAND"),
+        "export", run=run_export, codes=READ_CODES,
+        help="everything held about a subject: JSON export and HTML report",
+        description="A complete machine-readable export (art. 15 access, art. 20 "
+        "portability): the subject view, every value ever recorded (erased ones marked), "
+        "and every act. Files are created 0600 and never overwrite. --json prints the "
+        "export on stdout.",
+    )
+    who(export)
+    export.add_argument("--out", type=Path, help="write the JSON export to this file")
+    export.add_argument("--html", type=Path, help="write the HTML report to this file")
+
+
+def run_show(args: argparse.Namespace, settings: Settings) -> int:
+    with open_backend(settings) as backend, backend.reading(catch_up_progress()) as reader:
+        subject_id = resolve_subject(backend, args.subject, email=args.email,
+                                     phone=args.phone)
+        view = reader.subject_view(subject_id)
+    if args.json:
+        write_json(sys.stdout, view)
+    else:
+        write_view(view, sys.stdout)
+    return ExitCode.OK
+
+
+def run_export(args: argparse.Namespace, settings: Settings) -> int:
+    if not (args.json or args.out or args.html):
+        raise ConfigurationError(
+            "say where the export goes: --out FILE (JSON), --html FILE, or --json (stdout)")
+    with open_backend(settings) as backend, backend.reading(catch_up_progress()) as reader:
+        subject_id = resolve_subject(backend, args.subject, email=args.email,
+                                     phone=args.phone)
+        export = export_subject(reader, subject_id, json_file=args.out, html_file=args.html)
+    if args.json:
+        write_json(sys.stdout, export.document)
+    else:
+        written = ", ".join(str(path) for path in export.written)
+        print(export.summary() + (f"; written to {written}" if written else ""))
+    return ExitCode.OK
+
+
+def write_view(view: dict[str, Any], out: IO[str]) -> None:
+    out.write(f"subject {view['subject_id']} (version {view['version']}, registered "
+              f"{view['registered_at']}; projections at notification {view['position']})\n")
+    out.write(section("Personal data", table(
+        ["purpose", "category", "value", "since", "restricted"],
+        ([v["purpose"], f"{v['label_en']} ({v['category']})",
+          "<erased>" if v["status"] == "erased" else v["value"], v["since"], v["restricted"]]
+         for v in view["personal_data"]))))
+    out.write(section("Purposes", table(
+        ["purpose", "legal basis", "role", "controller", "source", "consent", "objected"],
+        ([p["purpose"], p["legal_basis"], p["role"], p["controller"], p["source_system"],
+          p["consent"], p["objected"]] for p in view["purposes"]))))
+    out.write(section("Consents", table(
+        ["purpose", "live", "channel", "notice", "proof", "since"],
+        ([c["purpose"], c["live"], c["channel"], c["notice_version"], c["proof_ref"],
+          c["changed_at"]] for c in view["consents"]))))
+    objections = view["objections"]
+    out.write(f"\nObjections\n  direct marketing: "
+              f"{'yes' if objections['direct_marketing'] else 'no'}; purposes: "
+              f"{', '.join(objections['purposes']) or 'none'}\n")
+    out.write(section("Restrictions", table(
+        ["request", "scope", "reason", "since", "until"],
+        ([r["request_ref"], r["scope"] or "everything", r["reason"], r["since"], r["until"]]
+         for r in view["restrictions"]))))
+    out.write(section("Legal holds", table(
+        ["hold", "reason", "scopes", "since"],
+        ([h["hold_ref"], h["reason"], h["scopes"], h["since"]]
+         for h in view["legal_holds"]))))
+    out.write(section("Recipients", table(
+        ["recipient", "kind", "purpose", "ground", "categories", "at"],
+        ([r["recipient"], r["recipient_kind"], r["purpose"], r["ground"], r["categories"],
+          r["occurred_at"]] for r in view["recipients"]))))
+    if view["notify_recipients"]:
+        out.write(section("Recipients to notify (art. 19)", table(
+            ["recipient", "categories", "because"],
+            ([n["recipient"], n["categories"],
+              ", ".join(f"{b['act']} {b['at']}" for b in n["because"])]
+             for n in view["notify_recipients"]))))
+    out.write(section("Retention", table(
+        ["scope", "due", "statutory", "on hold"],
+        ([r["scope"], r["due_at"] or "when its purposes end", r["statutory"], r["on_hold"]]
+         for r in view["retention"]))))
+    out.write(section("Requests", table(
+        ["request", "kind", "received", "due", "extended", "status", "overdue"],
+        ([r["request_ref"], r["kind"], r["requested_at"], r["due_at"],
+          f"{r['extended_months']} mo", r["status"], r["overdue"]]
+         for r in view["requests"]))))

@@ -1,0 +1,73 @@
+"""Options several commands share, declared once: ``--json``, the moments, who, ``--wait``.
+
+Moments (``--now``, ``--at``, ``--as-of``, ``--known-at``, ``--until``) all go through
+``ledger.moments.parse_moment`` and accept the same forms; what a bare date means is
+the option's own (its help says which).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from consumers.exit_codes import ExitCode, describe
+from ledger.errors import ConfigurationError
+from ledger.moments import BareDate, parse_moment
+
+if TYPE_CHECKING:
+    # Generic only to the type checker: argparse names it privately.
+    SubParsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+else:
+    SubParsers = argparse._SubParsersAction
+Runner = Callable[[argparse.Namespace, Any], int]
+
+# The parent of every command that prints: machine-readable output for scripts.
+JSON = argparse.ArgumentParser(add_help=False)
+JSON.add_argument("--json", action="store_true",
+                  help="machine-readable output (JSON) on stdout, for scripts")
+
+_BARE_DATE_MEANS = {"start": "a bare date means its start, 00:00 UTC",
+                    "end": "a bare date means its end, 23:59:59.999999 UTC"}
+
+
+def command(commands: SubParsers, name: str, *, run: Runner, codes: tuple[ExitCode, ...],
+            json: bool = True, **kwargs: Any) -> argparse.ArgumentParser:
+    """A sub-command whose ``--help`` lists the exit codes it can return."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name, parents=[JSON] if json else [], epilog=describe(codes), **kwargs)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def moment(parser: argparse.ArgumentParser, *flags: str, bare_date: BareDate,
+           help: str) -> None:
+    """An option that takes a moment: RFC 3339 with an offset, or a bare date."""
+    def parse(text: str) -> datetime:
+        try:
+            return parse_moment(text, bare_date=bare_date)
+        except ConfigurationError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    parser.add_argument(*flags, type=parse, metavar="MOMENT",
+                        help=f"{help} (RFC 3339 with offset, or a date: "
+                        f"{_BARE_DATE_MEANS[bare_date]})")
+
+
+def who(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    group = parser.add_mutually_exclusive_group(required=required)
+    group.add_argument("subject", nargs="?", help="the subject id (UUID)")
+    group.add_argument("--email", help="find the subject by business email")
+    group.add_argument("--phone", help="find the subject by business phone")
+
+
+def wait(parser: argparse.ArgumentParser, default: float) -> None:
+    parser.add_argument("--wait", type=float, default=default, metavar="SECONDS",
+                        help="on Kafka: how long to wait for `ledger serve` to answer "
+                        "(default: %(default)s; exit 6 if it has not)")
+
+
+def limit(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--limit", type=int, default=100,
+                        help=f"at most this many {what} (default 100; 0 for all)")

@@ -1,0 +1,77 @@
+"""Recording acts from JSON lines: one verdict per line, in line order.
+
+Each line is checked against the intake schema here (a line that fails is refused with
+its rule and reason and never sent); the valid acts go to the backend, which records
+them in process or through `ledger serve`, and answers each one. A bad line never stops
+the lines after it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from consumers.services.ports import Backend
+from ledger.errors import InvalidAct
+from ledger.intake.acts import IntakeAct, parse_act
+from ledger.outcomes import ActOutcome, Status
+from ledger.refusals import refusal_of
+
+
+@dataclass(frozen=True)
+class Verdict:
+    line: int
+    status: Status
+    act_id: str | None
+    type: str | None
+    rule: str | None = None
+    reason: str | None = None
+
+
+def record_lines(backend: Backend, lines: Iterable[bytes], *, wait_s: float
+                 ) -> Iterator[Verdict]:
+    """The verdict of each non-blank line, in order, as soon as the backend gives it."""
+    refused: deque[Verdict] = deque()  # lines refused here, not yet reported
+    sent: deque[tuple[int, IntakeAct]] = deque()  # acts given to the backend, in order
+
+    def valid_acts() -> Iterator[IntakeAct]:
+        seen: set[str] = set()
+        for number, raw in enumerate(lines, start=1):
+            if not raw.strip():
+                continue
+            try:
+                act = parse_act(raw)
+            except InvalidAct as error:
+                refusal = refusal_of(error)
+                refused.append(Verdict(number, "rejected", refusal.act_id, None,
+                                       refusal.rule, refusal.reason))
+                continue
+            act_id = act.context.act_id
+            if act_id in seen:
+                # Sent again, an asynchronous backend would never answer it.
+                refused.append(Verdict(number, "duplicate", act_id, act.type,
+                                       "duplicate-act",
+                                       "the same act id appears earlier in this input"))
+                continue
+            seen.add(act_id)
+            sent.append((number, act))
+            yield act
+
+    for outcome in backend.submit(valid_acts(), wait_s=wait_s):
+        number, act = sent.popleft()
+        while refused and refused[0].line < number:
+            yield refused.popleft()
+        yield _verdict(number, act, outcome, wait_s)
+    yield from refused
+
+
+def _verdict(number: int, act: IntakeAct, outcome: ActOutcome, wait_s: float) -> Verdict:
+    if outcome.status == "recorded":
+        return Verdict(number, "recorded", outcome.act_id, act.type)
+    if outcome.status == "pending":
+        return Verdict(number, "pending", outcome.act_id, act.type, "no-answer",
+                       f"sent; no answer within {wait_s:g} s (`ledger serve` not running, "
+                       "behind, or the act was recorded before)")
+    return Verdict(number, outcome.status, outcome.act_id, act.type, outcome.rule,
+                   outcome.reason)
