@@ -34,3 +34,6 @@ MEANINGS: dict[ExitCode, str] = {
 def describe(codes: tuple[ExitCode, ...]) -> str:
     """The exit-code paragraph of a command's ``--help``."""
     return "exit codes: " + "; ".join(f"{int(code)} {MEANINGS[code]}" for code in codes)
+
+# What any command can return: done, a mistake in the call, a failure.
+COMMON = (ExitCode.OK, ExitCode.USAGE, ExitCode.FAILED)

@@ -17,17 +17,18 @@ class LedgerError(Exception):
 
     rule: str = "ledger-error"
 
+    def __init_subclass__(cls, *, rule: str | None = None, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if rule is not None:
+            cls.rule = rule
 
-class ConfigurationError(LedgerError):
+
+class ConfigurationError(LedgerError, rule="configuration-error"):
     """Settings are missing or contradictory; the message says which setting."""
 
-    rule = "configuration-error"
 
-
-class PolicyError(LedgerError):
+class PolicyError(LedgerError, rule="policy-error"):
     """A policy document is malformed; the message gives the path to the bad entry."""
-
-    rule = "policy-error"
 
 
 class PolicyViolation(LedgerError):
@@ -39,10 +40,8 @@ class PolicyViolation(LedgerError):
         self.detail = detail
 
 
-class InvalidAct(LedgerError):
+class InvalidAct(LedgerError, rule="invalid-act"):
     """An incoming act is not well formed (bad JSON, wrong type, unknown field...)."""
-
-    rule = "invalid-act"
 
     def __init__(self, reason: str, field: str | None = None, *,
                  act_id: str | None = None) -> None:
@@ -52,55 +51,37 @@ class InvalidAct(LedgerError):
         self.act_id = act_id  # when the document's act_id could be read, for the verdict
 
 
-class DuplicateAct(LedgerError):
+class DuplicateAct(LedgerError, rule="duplicate-act"):
     """This act id was already recorded for the subject: a re-delivery, recorded once."""
 
-    rule = "duplicate-act"
 
-
-class UnknownSubject(LedgerError):
+class UnknownSubject(LedgerError, rule="unknown-subject"):
     """No data subject with this id has been recorded (or none is found by a look-up)."""
 
-    rule = "unknown-subject"
 
-
-class KeyStoreError(LedgerError):
+class KeyStoreError(LedgerError, rule="key-store-error"):
     """The key store failed; the message names the key or subject id only."""
 
-    rule = "key-store-error"
 
-
-class KeyDestroyed(KeyStoreError):
+class KeyDestroyed(KeyStoreError, rule="key-destroyed"):
     """A key id is behind the erasure fence: it was shredded and cannot come back."""
 
-    rule = "key-destroyed"
 
-
-class BrokerError(LedgerError):
+class BrokerError(LedgerError, rule="broker-error"):
     """Kafka could not be reached or refused an operation."""
 
-    rule = "broker-error"
 
-
-class TopicConfigurationMismatch(BrokerError):
+class TopicConfigurationMismatch(BrokerError, rule="topic-configuration-mismatch"):
     """An existing topic's configuration contradicts what the ledger requires."""
 
-    rule = "topic-configuration-mismatch"
 
-
-class MasterKeyMismatch(KeyStoreError):
+class MasterKeyMismatch(KeyStoreError, rule="master-key-mismatch"):
     """The master key given is not the one the key store's data keys are wrapped with."""
 
-    rule = "master-key-mismatch"
 
-
-class TamperedCiphertext(LedgerError):
+class TamperedCiphertext(LedgerError, rule="tampered-ciphertext"):
     """A ciphertext failed authentication: altered, or moved to another subject/event/field."""
 
-    rule = "tampered-ciphertext"
 
-
-class ConflictingWrite(LedgerError):
+class ConflictingWrite(LedgerError, rule="conflicting-write"):
     """Another writer recorded an act for the same subject first; retry the act."""
-
-    rule = "conflicting-write"

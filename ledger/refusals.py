@@ -16,7 +16,7 @@ from ledger.errors import InvalidAct, LedgerError, PolicyViolation, UnknownSubje
 
 # What an unexpected exception is reported as: its message may quote input, so only its
 # type is kept as the reason.
-INTERNAL_ERROR = "internal-error"
+INTERNAL_ERROR_RULE = "internal-error"
 _KEBAB = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
 
 
@@ -35,7 +35,7 @@ def refusal_of(error: BaseException) -> Refusal:
         return Refusal(error.rule, str(error), error.act_id)
     if isinstance(error, LedgerError):
         return Refusal(error.rule, str(error))
-    return Refusal(INTERNAL_ERROR, type(error).__name__)
+    return Refusal(INTERNAL_ERROR_RULE, type(error).__name__)
 
 
 def is_refusal(error: BaseException) -> bool:

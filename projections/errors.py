@@ -5,20 +5,16 @@ from __future__ import annotations
 from ledger.errors import LedgerError
 
 
-class ProjectionError(LedgerError):
+class ProjectionError(LedgerError, rule="projection-error"):
     """A projection store cannot be opened, read or written."""
 
-    rule = "projection-error"
 
-
-class ProjectionFailed(ProjectionError):
+class ProjectionFailed(ProjectionError, rule="projection-failed"):
     """An event could not be projected: the projector stops here and never skips it.
 
     ``index`` is the event's place in its batch, so the caller can commit the events
     before it and resume exactly at this one once the cause is fixed.
     """
-
-    rule = "projection-failed"
 
     def __init__(self, notification_id: int, event_type: str, reason: str, index: int = 0):
         super().__init__(
@@ -31,7 +27,5 @@ class ProjectionFailed(ProjectionError):
         self.index = index
 
 
-class PositionMoved(ProjectionError):
+class PositionMoved(ProjectionError, rule="position-moved"):
     """Another projector committed first; re-read the position and go on from there."""
-
-    rule = "position-moved"

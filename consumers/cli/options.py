@@ -8,6 +8,7 @@ the option's own (its help says which).
 from __future__ import annotations
 
 import argparse
+import inspect
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -33,12 +34,20 @@ _BARE_DATE_MEANS = {"start": "a bare date means its start, 00:00 UTC",
 
 
 def command(commands: SubParsers, name: str, *, run: Runner, codes: tuple[ExitCode, ...],
-            json: bool = True, **kwargs: Any) -> argparse.ArgumentParser:
-    """A sub-command whose ``--help`` lists the exit codes it can return."""
+            help: str, json: bool = True) -> argparse.ArgumentParser:
+    """A sub-command: its description is ``run``'s docstring, and its ``--help`` lists
+    the exit codes it can return."""
     parser: argparse.ArgumentParser = commands.add_parser(
-        name, parents=[JSON] if json else [], epilog=describe(codes), **kwargs)
+        name, parents=[JSON] if json else [], help=help,
+        description=inspect.getdoc(run), epilog=describe(codes))
     parser.set_defaults(run=run)
     return parser
+
+
+def group(commands: SubParsers, name: str, *, help: str) -> SubParsers:
+    """A command with sub-commands of its own (``ledger keys rotate-master``)."""
+    return commands.add_parser(name, help=help).add_subparsers(
+        dest=f"{name}_command", required=True, metavar="COMMAND")
 
 
 def moment(parser: argparse.ArgumentParser, *flags: str, bare_date: BareDate,

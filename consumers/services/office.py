@@ -20,6 +20,8 @@ from ledger.outcomes import Status
 
 OFFICE = "privacy-office"
 RETENTION_ENFORCER = "retention-enforcer"
+# What a scope the schedule shows on hold is reported as: the rule the ledger would give.
+LEGAL_HOLD_RULE = "legal-hold"
 
 
 @dataclass
@@ -87,7 +89,7 @@ def enforce_retention(backend: Backend, now: datetime, *, wait_s: float,
     for entry in schedule:
         where = {"subject_id": entry["subject_id"], "scope": entry["scope"]}
         if entry["status"] == "on-hold":
-            report.held.append({**where, "rule": "legal-hold"})
+            report.held.append({**where, "rule": LEGAL_HOLD_RULE})
         elif entry["status"] == "due":
             due.append({**where, "due_at": entry["due_at"]})
     acts = [act_from_document({
@@ -102,5 +104,5 @@ def enforce_retention(backend: Backend, now: datetime, *, wait_s: float,
             report.pending.append(item)
         else:
             report.held.append({"subject_id": item["subject_id"], "scope": item["scope"],
-                                "rule": outcome.rule or "refused"})
+                                "rule": str(outcome.rule)})
     return report

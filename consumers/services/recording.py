@@ -13,10 +13,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from consumers.services.ports import Backend
-from ledger.errors import InvalidAct
+from ledger.errors import DuplicateAct, InvalidAct
 from ledger.intake.acts import IntakeAct, parse_act
 from ledger.outcomes import ActOutcome, Status
 from ledger.refusals import refusal_of
+
+# An act sent to `ledger serve` that was not answered within the wait.
+NO_ANSWER_RULE = "no-answer"
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,8 @@ def record_lines(backend: Backend, lines: Iterable[bytes], *, wait_s: float
             if act_id in seen:
                 # Sent again, an asynchronous backend would never answer it.
                 refused.append(Verdict(number, "duplicate", act_id, act.type,
-                                       "duplicate-act",
-                                       "the same act id appears earlier in this input"))
+                                       rule=DuplicateAct.rule,
+                                       reason="the same act id appears earlier in this input"))
                 continue
             seen.add(act_id)
             sent.append((number, act))
@@ -70,7 +73,7 @@ def _verdict(number: int, act: IntakeAct, outcome: ActOutcome, wait_s: float) ->
     if outcome.status == "recorded":
         return Verdict(number, "recorded", outcome.act_id, act.type)
     if outcome.status == "pending":
-        return Verdict(number, "pending", outcome.act_id, act.type, "no-answer",
+        return Verdict(number, "pending", outcome.act_id, act.type, NO_ANSWER_RULE,
                        f"sent; no answer within {wait_s:g} s (`ledger serve` not running, "
                        "behind, or the act was recorded before)")
     return Verdict(number, outcome.status, outcome.act_id, act.type, outcome.rule,

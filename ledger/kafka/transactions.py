@@ -21,16 +21,12 @@ from ledger.errors import BrokerError
 T = TypeVar("T")
 
 
-class TransactionTimeout(BrokerError):
+class TransactionTimeout(BrokerError, rule="transaction-timeout"):
     """The broker did not answer a transactional call in time; the producer is spent."""
 
-    rule = "transaction-timeout"
 
-
-class WriterFenced(BrokerError):
+class WriterFenced(BrokerError, rule="writer-fenced"):
     """Another writer took over this shard. A zombie must stop, never take it back."""
-
-    rule = "writer-fenced"
 
 
 FENCING_ERRORS = (ProducerFencedError, InvalidProducerEpochError)

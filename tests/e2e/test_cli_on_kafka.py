@@ -204,3 +204,83 @@ def test_on_kafka_with_postgres_keys_and_shard_projections_live_in_postgres(
             "SELECT schema_name FROM information_schema.schemata")}
     assert set(schemas) <= found
     drop()
+
+
+def _same_verdict_acts() -> list[dict[str, Any]]:
+    """One act per kind of refusal, and one recorded act for a control."""
+    fresh, nobody = str(uuid.uuid4()), str(uuid.uuid4())
+    return [
+        {**collected(fresh, "ok"), "act_id": f"same-{uuid.uuid4().hex[:8]}"},
+        {**collected(fresh, "consentless"), "purpose": "demo-request", "legal_basis": "consent",
+         "source_system": "website"},
+        {"act_id": f"same-{uuid.uuid4().hex[:8]}", "type": "data-processed",
+         "subject_id": nobody, "actor": "crm", "occurred_at": "2025-03-04T09:00:00+00:00",
+         "purpose": "contact", "operation": "use", "categories": ["name"]},
+        {**collected(fresh, "job"), "values": {"job-title": f"{CANARY} cfo"}},
+        {"act_id": f"same-{uuid.uuid4().hex[:8]}", "type": "consent-given",
+         "subject_id": fresh, "actor": "crm", "occurred_at": "2025-03-04T09:00:00+00:00"},
+    ]
+
+
+def test_one_act_gets_the_same_rule_and_reason_from_every_entry_point(
+    env: dict[str, str], serving: subprocess.Popen[str], tmp_path: Path,
+) -> None:
+    """`ledger record` embedded, `ledger record` on Kafka (answered by serve), and a plain
+    upstream producer (answered on the rejected topic): one vocabulary."""
+    acts = _same_verdict_acts()
+    source = tmp_path / "acts.jsonl"
+    source.write_bytes(b"\n".join(orjson.dumps(a) for a in acts) + b"\n")
+    embedded_env = {**env, "LEDGER_BACKEND": "sqlite",
+                    "LEDGER_DATA_DIR": str(tmp_path / "embedded")}
+
+    def verdicts(run_env: dict[str, str]) -> list[tuple[Any, ...]]:
+        result = ledger(run_env, "record", str(source), "--json")
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert CANARY not in result.stdout + result.stderr
+        return [(v["line"], v["status"], v["act_id"], v["rule"], v["reason"])
+                for v in map(orjson.loads, result.stdout.splitlines()[:-1])]
+
+    embedded = verdicts(embedded_env)
+    assert [(line, status, rule) for line, status, _, rule, _ in embedded] == [
+        (1, "recorded", None), (2, "rejected", "consent-required"),
+        (3, "rejected", "unknown-subject"), (4, "rejected", "category-not-in-purpose"),
+        (5, "rejected", "invalid-act")]
+    assert embedded[4][2] == acts[4]["act_id"], "a schema-invalid act names its act id"
+    assert verdicts(env) == embedded
+
+    # An upstream system's own producer: the writer's answers on the rejected topic.
+    from kafka import KafkaConsumer
+
+    upstream = [{**a, "act_id": a["act_id"] + "-up"} for a in acts[1:]]
+    producer = KafkaProducer(bootstrap_servers=env["LEDGER_KAFKA_BOOTSTRAP"])
+    for act in upstream:
+        producer.send(env["LEDGER_INTAKE_TOPIC"], key=act["subject_id"].encode(),
+                      value=orjson.dumps(act))
+    producer.flush()
+    producer.close()
+    consumer = KafkaConsumer(env["LEDGER_REJECTED_TOPIC"],
+                             bootstrap_servers=env["LEDGER_KAFKA_BOOTSTRAP"],
+                             auto_offset_reset="earliest", isolation_level="read_committed",
+                             consumer_timeout_ms=1000)
+    answers: dict[str, tuple[str, str]] = {}
+    deadline = time.monotonic() + 120
+    try:
+        while len(answers) < len(upstream) and time.monotonic() < deadline:
+            for record in consumer:
+                document = orjson.loads(record.value)
+                if str(document["act_id"]).endswith("-up"):
+                    answers[document["act_id"]] = (document["rule"], document["reason"])
+    finally:
+        consumer.close()
+    assert [answers.get(a["act_id"]) for a in upstream] == [
+        (rule, reason) for _, _, _, rule, reason in embedded[1:]]
+
+
+def test_an_act_nobody_answers_is_pending_with_its_own_exit_code(
+    env: dict[str, str],
+) -> None:
+    assert ledger(env, "topics", "ensure").returncode == 0
+    result = ledger(env, "erase", str(uuid.uuid4()), "--request", "DSAR-9", "--wait", "1",
+                    "--json")
+    assert result.returncode == 6, result.stdout + result.stderr
+    assert orjson.loads(result.stdout)["status"] == "pending"

@@ -6,25 +6,21 @@ import argparse
 import sys
 from typing import IO, Any
 
-from consumers.cli.options import SubParsers, command, limit, moment, who
+from consumers.cli.options import SubParsers, command, group, limit, moment, who
 from consumers.cli.output import write_json
 from consumers.cli.progress import catch_up_progress
 from consumers.cli.tables import section, table
 from consumers.composition import open_backend
-from consumers.exit_codes import ExitCode
+from consumers.exit_codes import COMMON, ExitCode
 from consumers.services.subjects import resolve_subject
 from ledger.config import Settings
 
 
 def register(commands: SubParsers) -> None:
-    audit = commands.add_parser("audit", help="the audit trail")
+    audit = group(commands, "audit", help="the audit trail")
     trail = command(
-        audit.add_subparsers(dest="audit_command", required=True, metavar="COMMAND"),
-        "trail", run=run_trail, codes=(ExitCode.OK, ExitCode.USAGE, ExitCode.FAILED),
+        audit, "trail", run=run_trail, codes=COMMON,
         help="every act, in order, without personal values",
-        description="Acts with their policy version, actor, when they happened and when "
-        "they were recorded; for one subject or the whole ledger. With a subject and "
-        "--as-of, also what was held then and on what grounds (no values).",
     )
     who(trail, required=False)
     moment(trail, "--as-of", bare_date="end", help="acts that had happened by then")
@@ -35,6 +31,10 @@ def register(commands: SubParsers) -> None:
 
 
 def run_trail(args: argparse.Namespace, settings: Settings) -> int:
+    """Acts with their policy version, actor, when they happened and when they were
+    recorded; for one subject or the whole ledger. With a subject and --as-of, also
+    what was held then and on what grounds (no values).
+    """
     with open_backend(settings) as backend, backend.reading(catch_up_progress()) as reader:
         named = args.subject or args.email or args.phone
         subject_id = resolve_subject(backend, args.subject, email=args.email,

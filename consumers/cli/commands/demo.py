@@ -11,22 +11,23 @@ from consumers.cli.options import SubParsers, command
 from consumers.cli.output import write_json_line
 from consumers.composition import open_embedded
 from consumers.demo import Outcome, Scenario, run_scenario
-from consumers.exit_codes import ExitCode
+from consumers.exit_codes import COMMON, ExitCode
 from ledger.config import Settings
 
 
 def register(commands: SubParsers) -> None:
     command(
-        commands, "demo", run=run_demo, codes=(ExitCode.OK, ExitCode.USAGE, ExitCode.FAILED),
+        commands, "demo", run=run_demo, codes=COMMON,
         help="run a realistic scenario from the seed policy and show what happened",
-        description="Record a day of acts (customer, demo request, webinar, contact form, "
-        "consents, sharing, an unsubscribe, an access request and an erasure refused in "
-        "part for fiscal retention) in DATA_DIR/demo, which is reset first. Always on the "
-        "embedded store. --json: one outcome per line.",
     )
 
 
 def run_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Record a day of acts (customer, demo request, webinar, contact form, consents,
+    sharing, an unsubscribe, an access request and an erasure refused in part for
+    fiscal retention) in DATA_DIR/demo, which is reset first. Always on the embedded
+    store. --json: one outcome per line.
+    """
     demo_settings = settings.with_data_dir(settings.data_dir / "demo")
     shutil.rmtree(demo_settings.data_dir, ignore_errors=True)
     with open_embedded(demo_settings) as backend:

@@ -6,29 +6,29 @@ import argparse
 import sys
 from pathlib import Path
 
-from consumers.cli.options import SubParsers, command
+from consumers.cli.options import SubParsers, command, group
 from consumers.cli.output import write_json_line
 from consumers.composition import open_existing_key_store
-from consumers.exit_codes import ExitCode
+from consumers.exit_codes import COMMON, ExitCode
 from consumers.services.keys import rotate_master
 from ledger.config import Settings
 
 
 def register(commands: SubParsers) -> None:
-    keys = commands.add_parser("keys", help="key management")
+    keys = group(commands, "keys", help="key management")
     rotate = command(
-        keys.add_subparsers(dest="keys_command", required=True, metavar="COMMAND"),
-        "rotate-master", run=run_rotate, codes=(ExitCode.OK, ExitCode.USAGE, ExitCode.FAILED),
+        keys, "rotate-master", run=run_rotate, codes=COMMON,
         help="rewrap every data key under a new master key",
-        description="Generate (or use) a new master key and rewrap every data key and the "
-        "identity-lookup secret under it in one transaction. The log is not touched. "
-        "Without --new-key-file the configured key file is replaced in place.",
     )
     rotate.add_argument("--new-key-file", type=Path,
                         help="where the new master key is (created if missing)")
 
 
 def run_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    """Generate (or use) a new master key and rewrap every data key and the identity-lookup
+    secret under it in one transaction. The log is not touched. Without --new-key-
+    file the configured key file is replaced in place.
+    """
     with open_existing_key_store(settings) as key_store:
         rotation = rotate_master(settings, key_store, args.new_key_file)
     if args.json:

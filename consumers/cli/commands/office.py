@@ -6,7 +6,7 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
-from consumers.cli.options import SubParsers, command, moment, wait, who
+from consumers.cli.options import SubParsers, command, group, moment, wait, who
 from consumers.cli.output import write_json_line
 from consumers.cli.progress import catch_up_progress
 from consumers.composition import open_backend
@@ -20,16 +20,8 @@ OFFICE_CODES = (ExitCode.OK, ExitCode.REFUSED, ExitCode.USAGE, ExitCode.FAILED,
 
 
 def register(commands: SubParsers) -> None:
-    erase_cmd = command(
-        commands, "erase", run=run_erase, codes=OFFICE_CODES,
-        help="carry out an erasure request (crypto-shredding)",
-        description="Destroy the subject's keys for every retention scope the law does not "
-        "keep, record ErasureCompleted, and record ErasureRefusedInPart with the legal "
-        "reason and end date for each scope that is kept (restricted to storage). The "
-        "request is recorded first if it was not yet. With LEDGER_BACKEND=kafka the "
-        "erasure is sent as an act to the intake topic and carried out by `ledger serve` "
-        "(the shard's only writer); this command waits for its answer.",
-    )
+    erase_cmd = command(commands, "erase", run=run_erase, codes=OFFICE_CODES,
+                        help="carry out an erasure request (crypto-shredding)")
     who(erase_cmd)
     wait(erase_cmd, 60.0)
     erase_cmd.add_argument("--request", required=True, dest="request_ref",
@@ -38,23 +30,22 @@ def register(commands: SubParsers) -> None:
     moment(erase_cmd, "--at", bare_date="start",
            help="when the erasure is carried out (default: now)")
 
-    retention = commands.add_parser("retention", help="retention enforcement")
-    enforce = command(
-        retention.add_subparsers(dest="retention_command", required=True, metavar="COMMAND"),
-        "enforce", run=run_enforce, codes=OFFICE_CODES,
-        help="shred every retention scope whose period has ended",
-        description="Find scopes whose retention ended (contract end, purpose fulfilled, "
-        "fiscal 7 years...) in the projections' retention schedule, and record a "
-        "retention-expired act for each, which destroys its keys; the ledger checks each "
-        "against the subject's own state first. Scopes under a legal hold are reported "
-        "and kept. With LEDGER_BACKEND=kafka the acts are carried out by `ledger serve`.",
-    )
+    retention = group(commands, "retention", help="retention enforcement")
+    enforce = command(retention, "enforce", run=run_enforce, codes=OFFICE_CODES,
+                      help="shred every retention scope whose period has ended")
     wait(enforce, 120.0)
     moment(enforce, "--at", "--now", bare_date="start",
            help="judge and record the expiries as of this moment (default: now)")
 
 
 def run_erase(args: argparse.Namespace, settings: Settings) -> int:
+    """Destroy the subject's keys for every retention scope the law does not keep, record
+    ErasureCompleted, and record ErasureRefusedInPart with the legal reason and end
+    date for each scope that is kept (restricted to storage). The request is
+    recorded first if it was not yet. With LEDGER_BACKEND=kafka the erasure is sent
+    as an act to the intake topic and carried out by `ledger serve` (the shard's
+    only writer); this command waits for its answer.
+    """
     with open_backend(settings) as backend:
         subject_id = resolve_subject(backend, args.subject, email=args.email,
                                      phone=args.phone)
@@ -80,6 +71,12 @@ def run_erase(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_enforce(args: argparse.Namespace, settings: Settings) -> int:
+    """Find scopes whose retention ended (contract end, purpose fulfilled, fiscal 7
+    years...) in the projections' retention schedule, and record a retention-expired
+    act for each, which destroys its keys; the ledger checks each against the
+    subject's own state first. Scopes under a legal hold are reported and kept. With
+    LEDGER_BACKEND=kafka the acts are carried out by `ledger serve`.
+    """
     with open_backend(settings) as backend:
         report = enforce_retention(backend, args.at or datetime.now(UTC), wait_s=args.wait,
                                    progress=catch_up_progress())

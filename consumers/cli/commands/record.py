@@ -26,10 +26,6 @@ def register(commands: SubParsers) -> None:
         codes=(ExitCode.OK, ExitCode.REFUSED, ExitCode.USAGE, ExitCode.FAILED,
                ExitCode.PENDING),
         help="record acts from JSON lines (a file or - for stdin)",
-        description="Record acts, one JSON object per line. Each line is accepted or "
-        "rejected on its own with a rule and a reason that never quotes a personal value; "
-        "a summary follows. With LEDGER_BACKEND=kafka the valid lines are sent to the "
-        "intake topic (keyed by subject) and the verdicts are the shard writers' answers.",
     )
     wait(record, 60.0)
     record.add_argument("source", nargs="?", default="-", help="file of JSON lines, or - "
@@ -39,6 +35,11 @@ def register(commands: SubParsers) -> None:
 
 
 def run_record(args: argparse.Namespace, settings: Settings) -> int:
+    """Record acts, one JSON object per line. Each line is accepted or rejected on its own
+    with a rule and a reason that never quotes a personal value; a summary follows.
+    With LEDGER_BACKEND=kafka the valid lines are sent to the intake topic (keyed by
+    subject) and the verdicts are the shard writers' answers.
+    """
     source = sys.stdin.buffer if args.source == "-" else open(args.source, "rb")  # noqa: SIM115
     try:
         with open_backend(settings) as backend:

@@ -12,7 +12,7 @@ from consumers.cli.output import write_json
 from consumers.cli.progress import ProgressReporter, catch_up_progress
 from consumers.cli.tables import section, table
 from consumers.composition import open_backend
-from consumers.exit_codes import ExitCode
+from consumers.exit_codes import COMMON, ExitCode
 from consumers.services.ports import Rebuilt
 from ledger.config import Settings
 from ledger.errors import ConfigurationError
@@ -24,9 +24,8 @@ REGISTERS = ("ropa", "disclosures", "retention", "dsar")
 def register(commands: SubParsers) -> None:
     registers = command(
         commands, "registers", run=run_registers,
-        codes=(ExitCode.OK, ExitCode.USAGE, ExitCode.FAILED),
+        codes=COMMON,
         help="records of processing, disclosures, retention schedule, DSAR queue",
-        description="The registers a privacy office keeps, derived from policy and acts.",
     )
     registers.add_argument("which", nargs="?", default="all", choices=["all", *REGISTERS])
     registers.add_argument("--recipient", help="disclosures to this recipient only")
@@ -37,17 +36,14 @@ def register(commands: SubParsers) -> None:
 
     rebuild = command(
         commands, "rebuild", run=run_rebuild,
-        codes=(ExitCode.OK, ExitCode.USAGE, ExitCode.FAILED),
+        codes=COMMON,
         help="rebuild every projection from the start of the log",
-        description="Empty the projections and project the whole log again, in batches "
-        "each committed with its position (progress on stderr). Readers see the "
-        "projections fill up again while it runs; an interrupted rebuild resumes with "
-        "the next read command or rebuild. On Kafka every shard's store is rebuilt.",
     )
     rebuild.add_argument("--batch-size", type=int, default=500, help="events per batch")
 
 
 def run_registers(args: argparse.Namespace, settings: Settings) -> int:
+    """The registers a privacy office keeps, derived from policy and acts."""
     now = args.now or datetime.now(UTC)
     with open_backend(settings) as backend, backend.reading(catch_up_progress()) as reader:
         document = _registers(reader, args.which, now=now, recipient=args.recipient,
@@ -134,6 +130,11 @@ def _retention(retention: dict[str, Any]) -> str:
 
 
 def run_rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    """Empty the projections and project the whole log again, in batches each committed
+    with its position (progress on stderr). Readers see the projections fill up
+    again while it runs; an interrupted rebuild resumes with the next read command
+    or rebuild. On Kafka every shard's store is rebuilt.
+    """
     if args.batch_size < 1:
         raise ConfigurationError("--batch-size must be at least 1")
     reporters: list[ProgressReporter] = []

@@ -7,49 +7,40 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from consumers.cli.options import SubParsers, command, who
+from consumers.cli.options import SubParsers, command, group, who
 from consumers.cli.output import write_json
 from consumers.cli.progress import catch_up_progress
 from consumers.cli.tables import section, table
 from consumers.composition import open_backend
-from consumers.exit_codes import ExitCode
+from consumers.exit_codes import COMMON, ExitCode
 from consumers.services.exports import export_subject
 from consumers.services.subjects import resolve_subject
 from ledger.config import Settings
 from ledger.errors import ConfigurationError
 
-READ_CODES = (ExitCode.OK, ExitCode.USAGE, ExitCode.FAILED)
+READ_CODES = COMMON
 
 
 def register(commands: SubParsers) -> None:
-    subject = commands.add_parser("subject", help="what is held about one subject")
-    show = command(
-        subject.add_subparsers(dest="subject_command", required=True, metavar="COMMAND"),
-        "show", run=run_show, codes=READ_CODES,
-        help="the subject view: data by purpose, consents, recipients, requests",
-        description="Current personal data by purpose and category (opened on read; "
-        "erased values shown as erased), consents with their proof, objections, "
-        "restrictions, legal holds, recipients (and whom to notify under art. 19), "
-        "retention deadlines and requests with their legal deadline.",
-    )
+    subject = group(commands, "subject", help="what is held about one subject")
+    show = command(subject, "show", run=run_show, codes=READ_CODES,
+                   help="the subject view: data by purpose, consents, recipients, requests")
     who(show)
 
-    dsar = commands.add_parser("dsar", help="data subject access requests")
-    export = command(
-        dsar.add_subparsers(dest="dsar_command", required=True, metavar="COMMAND"),
-        "export", run=run_export, codes=READ_CODES,
-        help="everything held about a subject: JSON export and HTML report",
-        description="A complete machine-readable export (art. 15 access, art. 20 "
-        "portability): the subject view, every value ever recorded (erased ones marked), "
-        "and every act. Files are created 0600 and never overwrite. --json prints the "
-        "export on stdout.",
-    )
+    dsar = group(commands, "dsar", help="data subject access requests")
+    export = command(dsar, "export", run=run_export, codes=READ_CODES,
+                     help="everything held about a subject: JSON export and HTML report")
     who(export)
     export.add_argument("--out", type=Path, help="write the JSON export to this file")
     export.add_argument("--html", type=Path, help="write the HTML report to this file")
 
 
 def run_show(args: argparse.Namespace, settings: Settings) -> int:
+    """Current personal data by purpose and category (opened on read; erased values shown
+    as erased), consents with their proof, objections, restrictions, legal holds,
+    recipients (and whom to notify under art. 19), retention deadlines and requests
+    with their legal deadline.
+    """
     with open_backend(settings) as backend, backend.reading(catch_up_progress()) as reader:
         subject_id = resolve_subject(backend, args.subject, email=args.email,
                                      phone=args.phone)
@@ -62,6 +53,10 @@ def run_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_export(args: argparse.Namespace, settings: Settings) -> int:
+    """A complete machine-readable export (art. 15 access, art. 20 portability): the
+    subject view, every value ever recorded (erased ones marked), and every act.
+    Files are created 0600 and never overwrite. --json prints the export on stdout.
+    """
     if not (args.json or args.out or args.html):
         raise ConfigurationError(
             "say where the export goes: --out FILE (JSON), --html FILE, or --json (stdout)")
