@@ -1,19 +1,19 @@
-"""The statements both SQL adapters run, and the conversion of their rows.
+"""The tables and statements both SQL adapters run, and the conversion of their rows.
 
 SQLite and PostgreSQL differ here only in placeholders, how ids and timestamps are
 stored (16-byte blobs and UTC text in SQLite; ``uuid`` and ``timestamptz`` in
-PostgreSQL) and a few function names, so one ``Dialect`` covers both and the contract
-tests hold them to the same results. Every statement is a constant text per dialect
-(with parameters), so both drivers can keep them prepared.
+PostgreSQL), column type names and a few function names, so one ``Dialect`` covers
+both and the contract tests hold them to the same results. Every statement is a
+constant text per dialect (with parameters), so both drivers can keep them prepared.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from projections.rows import (
@@ -30,6 +30,7 @@ from projections.rows import (
 )
 
 Params = tuple[Any, ...]
+_Row = TypeVar("_Row")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class Dialect:
     least: str
     greatest: str
     due_order: str  # due dates first, untriggered (NULL) last
+    types: Mapping[str, str]  # the column types of ``create_statements`` by kind, and
+    # ``without_rowid``: SQLite's clause for tables keyed on their primary key alone
 
     def q(self, text: str) -> str:
         """``text`` with ``?`` placeholders in this dialect's style."""
@@ -52,6 +55,60 @@ class Dialect:
 
     def opt_time(self, value: Any) -> datetime | None:
         return None if value is None else self.time_out(value)
+
+    def opt_time_in(self, moment: datetime | None) -> Any:
+        return None if moment is None else self.time_in(moment)
+
+
+# The tables, with column types by kind: {uuid} {int} {text} {time} {bytes}.
+_DDL = """
+CREATE TABLE IF NOT EXISTS projection_meta (
+    name {text} PRIMARY KEY, value {int} NOT NULL){without_rowid};
+CREATE TABLE IF NOT EXISTS subjects (
+    subject_id {uuid} PRIMARY KEY, version {int} NOT NULL,
+    notification_id {int} NOT NULL, doc {bytes} NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (
+    notification_id {int} PRIMARY KEY, subject_id {uuid}, version {int} NOT NULL,
+    event_type {text} NOT NULL, topic {text} NOT NULL, act_id {text} NOT NULL,
+    actor {text} NOT NULL, policy_version {text} NOT NULL, occurred_at {time} NOT NULL,
+    recorded_at {time} NOT NULL, detail {bytes} NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_by_subject ON audit (subject_id, notification_id);
+CREATE TABLE IF NOT EXISTS value_log (
+    notification_id {int} NOT NULL, subject_id {uuid} NOT NULL, version {int} NOT NULL,
+    field {text} NOT NULL, category {text} NOT NULL, purpose {text} NOT NULL,
+    scope {text} NOT NULL, key_id {uuid} NOT NULL, blob {bytes} NOT NULL,
+    event_type {text} NOT NULL, act_id {text} NOT NULL, occurred_at {time},
+    PRIMARY KEY (notification_id, field, category));
+CREATE INDEX IF NOT EXISTS value_log_by_subject ON value_log (subject_id, notification_id);
+CREATE TABLE IF NOT EXISTS disclosures (
+    notification_id {int} PRIMARY KEY, subject_id {uuid} NOT NULL, recipient {text} NOT NULL,
+    recipient_kind {text} NOT NULL, purpose {text} NOT NULL, ground {text} NOT NULL,
+    categories {text} NOT NULL, act_id {text} NOT NULL, occurred_at {time} NOT NULL);
+CREATE INDEX IF NOT EXISTS disclosures_by_recipient
+    ON disclosures (recipient, subject_id, notification_id);
+CREATE INDEX IF NOT EXISTS disclosures_by_subject ON disclosures (subject_id, notification_id);
+CREATE TABLE IF NOT EXISTS retention_schedule (
+    subject_id {uuid} NOT NULL, scope {text} NOT NULL, due_at {time}, holds {text} NOT NULL,
+    PRIMARY KEY (subject_id, scope)){without_rowid};
+CREATE INDEX IF NOT EXISTS retention_by_due ON retention_schedule (due_at);
+CREATE TABLE IF NOT EXISTS requests (
+    subject_id {uuid} NOT NULL, seq {int} NOT NULL, request_ref {text} NOT NULL,
+    kind {text} NOT NULL, channel {text} NOT NULL, act_id {text} NOT NULL,
+    requested_at {time} NOT NULL, due_at {time} NOT NULL, extended_months {int} NOT NULL,
+    reasons {text} NOT NULL, status {text} NOT NULL, closed_at {time},
+    PRIMARY KEY (subject_id, seq)){without_rowid};
+CREATE INDEX IF NOT EXISTS requests_by_status_due ON requests (status, due_at);
+CREATE TABLE IF NOT EXISTS ropa (
+    purpose {text} NOT NULL, kind {text} NOT NULL, item {text} NOT NULL,
+    qualifier {text} NOT NULL, acts {int} NOT NULL, first_at {time} NOT NULL,
+    last_at {time} NOT NULL, PRIMARY KEY (purpose, kind, item, qualifier)){without_rowid};
+INSERT INTO projection_meta (name, value) VALUES ('position', 0) ON CONFLICT DO NOTHING
+"""
+
+
+def create_statements(d: Dialect) -> list[str]:
+    """The DDL, one statement each; ``projection_meta`` (with the schema version) first."""
+    return [s for s in _DDL.format_map(d.types).split(";") if s.strip()]
 
 
 AUDIT_COLUMNS = ("notification_id, subject_id, version, event_type, topic, act_id, actor,"
@@ -112,7 +169,7 @@ def write_statements(d: Dialect, changes: Changes) -> Iterator[tuple[str, list[P
         yield d.q(_INSERT_VALUE), [
             (v.notification_id, d.uuid_in(v.subject_id), v.version, v.field, v.category,
              v.purpose, v.scope, d.uuid_in(v.key_id), v.blob, v.event_type, v.act_id,
-             None if v.occurred_at is None else d.time_in(v.occurred_at))
+             d.opt_time_in(v.occurred_at))
             for v in changes.values]
     if changes.disclosures:
         yield d.q(_INSERT_DISCLOSURE), [
@@ -120,31 +177,35 @@ def write_statements(d: Dialect, changes: Changes) -> Iterator[tuple[str, list[P
              x.purpose, x.ground, json.dumps(list(x.categories)), x.act_id,
              d.time_in(x.occurred_at)) for x in changes.disclosures]
     if changes.schedules:
-        # Derived per subject: the touched subjects' rows are replaced as a whole.
-        yield d.q("DELETE FROM retention_schedule WHERE subject_id = ?"), [
-            (d.uuid_in(s),) for s in sorted(changes.schedules)]
-        schedule = [r for s in sorted(changes.schedules) for r in changes.schedules[s]]
-        if schedule:
-            yield d.q(_INSERT_SCHEDULE), [
-                (d.uuid_in(r.subject_id), r.scope,
-                 None if r.due_at is None else d.time_in(r.due_at), json.dumps(list(r.holds)))
-                for r in schedule]
+        yield from _replace_per_subject(d, "retention_schedule", _INSERT_SCHEDULE,
+                                        changes.schedules, lambda r: (
+            d.uuid_in(r.subject_id), r.scope, d.opt_time_in(r.due_at),
+            json.dumps(list(r.holds))))
     if changes.requests:
-        yield d.q("DELETE FROM requests WHERE subject_id = ?"), [
-            (d.uuid_in(s),) for s in sorted(changes.requests)]
-        requests = [r for s in sorted(changes.requests) for r in changes.requests[s]]
-        if requests:
-            yield d.q(_INSERT_REQUEST), [
-                (d.uuid_in(r.subject_id), r.seq, r.request_ref, r.kind, r.channel, r.act_id,
-                 d.time_in(r.requested_at), d.time_in(r.due_at), r.extended_months,
-                 json.dumps(list(r.reasons)), r.status,
-                 None if r.closed_at is None else d.time_in(r.closed_at)) for r in requests]
+        yield from _replace_per_subject(d, "requests", _INSERT_REQUEST,
+                                        changes.requests, lambda r: (
+            d.uuid_in(r.subject_id), r.seq, r.request_ref, r.kind, r.channel, r.act_id,
+            d.time_in(r.requested_at), d.time_in(r.due_at), r.extended_months,
+            json.dumps(list(r.reasons)), r.status, d.opt_time_in(r.closed_at)))
     if changes.ropa:
         yield d.q(_upsert_ropa(d)), [
             (k.purpose, k.kind, k.item, k.qualifier, c.acts, d.time_in(c.first_at),
              d.time_in(c.last_at)) for k, c in sorted(changes.ropa.items(), key=_ropa_order)]
     yield d.q("UPDATE projection_meta SET value = ? WHERE name = 'position'"), [
         (changes.position,)]
+
+
+def _replace_per_subject(
+    d: Dialect, table: str, insert: str, by_subject: Mapping[UUID, Sequence[_Row]],
+    params: Callable[[_Row], Params],
+) -> Iterator[tuple[str, list[Params]]]:
+    # Derived per subject: the touched subjects' rows are replaced as a whole.
+    subjects = sorted(by_subject)
+    yield d.q(f"DELETE FROM {table} WHERE subject_id = ?"), [  # noqa: S608 - constant names
+        (d.uuid_in(s),) for s in subjects]
+    rows = [row for s in subjects for row in by_subject[s]]
+    if rows:
+        yield d.q(insert), [params(row) for row in rows]
 
 
 def _ropa_order(item: tuple[RopaKey, RopaCount]) -> RopaKey:
@@ -157,22 +218,39 @@ def audit_query(
     d: Dialect, *, subject_id: UUID | None, occurred_until: datetime | None,
     recorded_until: datetime | None, after: int, limit: int | None,
 ) -> tuple[str, Params]:
-    clauses, params = ["notification_id > ?"], [after]
-    if subject_id is not None:
-        clauses.append("subject_id = ?")
-        params.append(d.uuid_in(subject_id))
+    where = _Where(d)
+    where.add("notification_id > ?", after)
+    where.subject(subject_id)
     if occurred_until is not None:
-        clauses.append("occurred_at <= ?")
-        params.append(d.time_in(occurred_until))
+        where.add("occurred_at <= ?", d.time_in(occurred_until))
     if recorded_until is not None:
-        clauses.append("recorded_at <= ?")
-        params.append(d.time_in(recorded_until))
-    text = (f"SELECT {AUDIT_COLUMNS} FROM audit WHERE {' AND '.join(clauses)}"  # noqa: S608 - constant fragments
-            " ORDER BY notification_id")
-    if limit is not None:
-        text += " LIMIT ?"
-        params.append(limit)
-    return d.q(text), tuple(params)
+        where.add("recorded_at <= ?", d.time_in(recorded_until))
+    select = f"SELECT {AUDIT_COLUMNS} FROM audit"  # noqa: S608 - constant fragments
+    text, params = where.query(select, "notification_id")
+    if limit is None:
+        return text, params
+    return text + d.q(" LIMIT ?"), (*params, limit)
+
+
+class _Where:
+    """The clauses of a filtered read and their parameters, in order."""
+
+    def __init__(self, d: Dialect) -> None:
+        self.d = d
+        self.clauses: list[str] = []
+        self.params: list[Any] = []
+
+    def add(self, clause: str, *params: Any) -> None:
+        self.clauses.append(clause)
+        self.params.extend(params)
+
+    def subject(self, subject_id: UUID | None) -> None:
+        if subject_id is not None:
+            self.add("subject_id = ?", self.d.uuid_in(subject_id))
+
+    def query(self, select: str, order: str) -> tuple[str, Params]:
+        where = f" WHERE {' AND '.join(self.clauses)}" if self.clauses else ""
+        return self.d.q(f"{select}{where} ORDER BY {order}"), tuple(self.params)
 
 
 def audit_row(d: Dialect, r: Params) -> AuditRow:
@@ -211,46 +289,35 @@ def subject_row(d: Dialect, r: Params) -> SubjectRow:
 
 def disclosure_query(d: Dialect, recipient: str | None,
                      subject_id: UUID | None) -> tuple[str, Params]:
-    clauses, params = [], []
+    where = _Where(d)
     if recipient is not None:
-        clauses.append("recipient = ?")
-        params.append(recipient)
-    if subject_id is not None:
-        clauses.append("subject_id = ?")
-        params.append(d.uuid_in(subject_id))
-    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    return d.q(f"SELECT {DISCLOSURE_COLUMNS} FROM disclosures{where}"  # noqa: S608 - constant fragments
-               " ORDER BY recipient, subject_id, notification_id"), tuple(params)
+        where.add("recipient = ?", recipient)
+    where.subject(subject_id)
+    return where.query(f"SELECT {DISCLOSURE_COLUMNS} FROM disclosures",  # noqa: S608
+                       "recipient, subject_id, notification_id")
 
 
 def schedule_query(d: Dialect, until: datetime | None, subject_id: UUID | None,
                    include_untriggered: bool) -> tuple[str, Params]:
-    clauses, params = [], []
+    where = _Where(d)
     if until is not None:
-        clauses.append("(due_at <= ? OR due_at IS NULL)" if include_untriggered
-                       else "due_at <= ?")
-        params.append(d.time_in(until))
+        where.add("(due_at <= ? OR due_at IS NULL)" if include_untriggered else "due_at <= ?",
+                  d.time_in(until))
     elif not include_untriggered:
-        clauses.append("due_at IS NOT NULL")
-    if subject_id is not None:
-        clauses.append("subject_id = ?")
-        params.append(d.uuid_in(subject_id))
-    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    return d.q(f"SELECT {SCHEDULE_COLUMNS} FROM retention_schedule{where}"  # noqa: S608 - constant fragments
-               f" ORDER BY {d.due_order}, subject_id, scope"), tuple(params)
+        where.add("due_at IS NOT NULL")
+    where.subject(subject_id)
+    return where.query(f"SELECT {SCHEDULE_COLUMNS} FROM retention_schedule",  # noqa: S608
+                       f"{d.due_order}, subject_id, scope")
 
 
 def request_query(d: Dialect, open_only: bool,
                   subject_id: UUID | None) -> tuple[str, Params]:
-    clauses, params = [], []
+    where = _Where(d)
     if open_only:
-        clauses.append("status = 'open'")
-    if subject_id is not None:
-        clauses.append("subject_id = ?")
-        params.append(d.uuid_in(subject_id))
-    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    return d.q(f"SELECT {REQUEST_COLUMNS} FROM requests{where}"  # noqa: S608 - constant fragments
-               " ORDER BY due_at, subject_id, seq"), tuple(params)
+        where.add("status = 'open'")
+    where.subject(subject_id)
+    return where.query(f"SELECT {REQUEST_COLUMNS} FROM requests",  # noqa: S608
+                       "due_at, subject_id, seq")
 
 
 SNAPSHOT_QUERIES: dict[str, tuple[str, Callable[[Dialect, Params], object]]] = {

@@ -1,9 +1,10 @@
 """The projection store port: rows and a position, written together or not at all.
 
 Adapters: ``projections.sqlite_store`` (the embedded default) and
-``projections.postgres_store``; ``tests/contract/test_projection_store_contract.py``
-holds them to the same behaviour. A store holds no plaintext personal value: subject
-documents and value rows carry sealed envelopes, the reader opens them.
+``projections.postgres_store``, on a shared base (``projections.sql_store``);
+``tests/contract/test_projection_store_contract.py`` holds them to the same behaviour.
+A store holds no plaintext personal value: subject documents and value rows carry
+sealed envelopes, the reader opens them.
 """
 
 from __future__ import annotations

@@ -8,14 +8,39 @@ from datetime import datetime
 from uuid import UUID
 
 from projections import sql
-from projections.rows import DisclosureRow, RequestRow, RopaRow, ScheduleRow
+from projections.rows import AuditRow, DisclosureRow, RequestRow, RopaRow, ScheduleRow, ValueRow
 
 
 class StoreReads:
     dialect: sql.Dialect
 
-    def _fetch(self, text: str, params: sql.Params) -> list[sql.Params]:
+    def _fetch(self, text: str, params: sql.Params, what: str = "read") -> list[sql.Params]:
         raise NotImplementedError
+
+    def subject_doc(self, subject_id: UUID) -> bytes | None:
+        d = self.dialect
+        rows = self._fetch(d.q("SELECT doc FROM subjects WHERE subject_id = ?"),
+                           (d.uuid_in(subject_id),), "read a subject")
+        return bytes(rows[0][0]) if rows else None
+
+    def subject_count(self) -> int:
+        rows = self._fetch("SELECT count(*) FROM subjects", (), "count subjects")
+        return int(rows[0][0]) if rows else 0
+
+    def audit_rows(
+        self, *, subject_id: UUID | None = None, occurred_until: datetime | None = None,
+        recorded_until: datetime | None = None, after: int = 0, limit: int | None = None,
+    ) -> list[AuditRow]:
+        text, params = sql.audit_query(self.dialect, subject_id=subject_id,
+                                       occurred_until=occurred_until,
+                                       recorded_until=recorded_until, after=after, limit=limit)
+        return [sql.audit_row(self.dialect, r) for r in self._fetch(text, params)]
+
+    def value_rows(self, subject_id: UUID) -> list[ValueRow]:
+        text = self.dialect.q(f"SELECT {sql.VALUE_COLUMNS} FROM value_log"  # noqa: S608
+                              " WHERE subject_id = ? ORDER BY notification_id, field, category")
+        rows = self._fetch(text, (self.dialect.uuid_in(subject_id),))
+        return [sql.value_row(self.dialect, r) for r in rows]
 
     def disclosure_rows(
         self, *, recipient: str | None = None, subject_id: UUID | None = None

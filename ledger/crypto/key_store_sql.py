@@ -41,15 +41,13 @@ from ledger.crypto.wrapping import (
 from ledger.errors import KeyDestroyed, KeyStoreError
 
 _EXPORT_PAGE = 1000
-_KEY_COLUMNS = "key_id, subject_id, scope, wrapped, master_fingerprint"
-_SELECT_KEYS = f"SELECT {_KEY_COLUMNS} FROM {{data_keys}}"
+_SELECT_KEYS = "SELECT key_id, subject_id, scope, wrapped, master_fingerprint FROM {data_keys}"
 _SELECT_ACTIVE = _SELECT_KEYS + " WHERE subject_id = ? AND scope = ? AND {active}"
 _SELECT_FENCE = "SELECT key_id, subject_id, scope, destroyed_at FROM {destroyed_keys}"
 _INSERT_FENCE = (
     "INSERT INTO {destroyed_keys} (key_id, subject_id, scope, destroyed_at)"
     " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
-_SELECT_BOUND_SUBJECT = "SELECT subject_id FROM {identities} WHERE digest = ?"
 
 
 class Cursor(Protocol):
@@ -154,10 +152,11 @@ class SQLKeyStore(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    @abstractmethod
     def _lock_subject(self, conn: Connection, subject_id: UUID) -> None:
-        """Serialises the shreds and restores of one subject; nothing to do where every
-        write transaction excludes the others."""
+        """Serialises the shreds and restores of one subject until commit."""
 
+    @abstractmethod
     def _after_rotation(self) -> None:
         """Runs once a master rotation has committed."""
 
@@ -202,7 +201,8 @@ class SQLKeyStore(ABC):
                 conn, _INSERT_FENCE,
                 [(key_id, args[0], scope, destroyed_at) for key_id, scope in rows],
             )
-            forgotten = conn.execute(self._sql("DELETE FROM {identities}" + where), args).rowcount
+            forget = "DELETE FROM {identities}" + where  # noqa: S608 - fixed fragments
+            forgotten = conn.execute(self._sql(forget), args).rowcount
         if rows or forgotten:
             self._scrub_when_committed()
         return [d.uuid_out(key_id) for key_id, _ in rows]
@@ -223,8 +223,8 @@ class SQLKeyStore(ABC):
         d = self._dialect
         after = d.lowest_key_id
         query = self._sql(
-            f"SELECT {_KEY_COLUMNS}, created_at FROM {{data_keys}}"
-            " WHERE key_id > ? ORDER BY key_id LIMIT ?"
+            "SELECT key_id, subject_id, scope, wrapped, master_fingerprint, created_at"
+            " FROM {data_keys} WHERE key_id > ? ORDER BY key_id LIMIT ?"
         )
         while True:
             with self._reading("export keys") as conn:
@@ -344,7 +344,9 @@ class SQLKeyStore(ABC):
     def lookup_identity(self, kind: str, value: str) -> UUID | None:
         digest = identity_digest(self._lookup_secret, kind, value)
         with self._reading("look up an identity") as conn:
-            row = conn.execute(self._sql(_SELECT_BOUND_SUBJECT), (digest,)).fetchone()
+            row = conn.execute(
+                self._sql("SELECT subject_id FROM {identities} WHERE digest = ?"), (digest,)
+            ).fetchone()
         return None if row is None else self._dialect.uuid_out(row[0])
 
     @contextmanager
@@ -378,8 +380,15 @@ class SQLKeyStore(ABC):
 
     # -- internals --------------------------------------------------------------------
 
-    def _translated(self, operation: str) -> _Translated:
-        return _Translated(self.driver_error, self._label, operation)
+    @contextmanager
+    def _translated(self, operation: str) -> Iterator[None]:
+        """Turns driver errors into ``KeyStoreError``, keeping the original as the cause."""
+        try:
+            yield
+        except self.driver_error as error:
+            raise KeyStoreError(
+                f"{self._label} failed to {operation} ({type(error).__name__})"
+            ) from error
 
     def _sql(self, template: str) -> str:
         """``template`` in this store's dialect. Only table names and fixed fragments
@@ -426,10 +435,12 @@ class SQLKeyStore(ABC):
         """The master the store is wrapped under now, if this process holds it."""
         # Where the database has row locks, share-locked until commit: a rotation (which
         # takes it for update) waits for us, and we never wrap under a retired master.
-        lock = "{for_update}" if for_update else "{for_share}"
-        row = conn.execute(
-            self._sql("SELECT value FROM {meta} WHERE name = ?" + lock), (META_MASTER_FINGERPRINT,)
-        ).fetchone()
+        query = (
+            "SELECT value FROM {meta} WHERE name = ?{for_update}"
+            if for_update
+            else "SELECT value FROM {meta} WHERE name = ?{for_share}"
+        )
+        row = conn.execute(self._sql(query), (META_MASTER_FINGERPRINT,)).fetchone()
         if row is None:
             raise KeyStoreError(f"{self._what} has no master fingerprint")
         return self._master_for(text_out(row[0]), self._what)
@@ -492,28 +503,3 @@ class SQLKeyStore(ABC):
         else:
             self._scrub()
 
-
-class _Translated:
-    """Turns driver errors into ``KeyStoreError``, keeping the original as the cause.
-
-    A class rather than a generator-based context manager: it wraps every call.
-    """
-
-    __slots__ = ("driver_error", "label", "operation")
-
-    def __init__(self, driver_error: type[Exception], label: str, operation: str) -> None:
-        self.driver_error = driver_error
-        self.label = label
-        self.operation = operation
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if isinstance(error, self.driver_error):
-            raise KeyStoreError(
-                f"{self.label} failed to {self.operation} ({type(error).__name__})"
-            ) from error

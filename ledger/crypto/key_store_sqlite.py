@@ -130,6 +130,12 @@ class SQLiteKeyStore(SQLKeyStore):
                 # Closing the last connection checkpoints and removes the -wal file.
                 self._db.close()
 
+    def rotate_master(self, new_master: MasterKey) -> int:
+        # Locked until self._master is the new master: a batch in another thread wraps
+        # its new keys under self._master without reading the meta row again.
+        with self._lock:
+            return super().rotate_master(new_master)
+
     def __repr__(self) -> str:
         return f"SQLiteKeyStore(path={str(self.path)!r}, master={self._master.fingerprint!r})"
 
@@ -188,10 +194,10 @@ class SQLiteKeyStore(SQLKeyStore):
 
     def _delete_keys(self, conn: Connection, where: str, args: list[Any]) -> list[Any]:
         # No DELETE ... RETURNING before SQLite 3.35; the write lock keeps the two as one.
-        rows = conn.execute(self._sql("SELECT key_id, scope FROM {data_keys}" + where), args)
-        found = rows.fetchall()
-        conn.execute(self._sql("DELETE FROM {data_keys}" + where), args)
-        return found
+        select = "SELECT key_id, scope FROM {data_keys}" + where  # noqa: S608 - fixed fragments
+        rows = conn.execute(self._sql(select), args).fetchall()
+        conn.execute(self._sql("DELETE FROM {data_keys}" + where), args)  # noqa: S608
+        return rows
 
     def _bind(self, conn: Connection, digest: bytes, subject_id: Any, scope: str | None) -> bool:
         # Most bindings are new: one statement then, and a read only on conflict.
@@ -224,6 +230,9 @@ class SQLiteKeyStore(SQLKeyStore):
                 "connection; deleted rows stay in the -wal file until the next checkpoint",
                 self.path,
             )
+
+    def _lock_subject(self, conn: Connection, subject_id: UUID) -> None:
+        pass  # BEGIN IMMEDIATE already serialises every write transaction
 
     def _after_rotation(self) -> None:
         # Copies wrapped under the retired master should not linger in the WAL either.
