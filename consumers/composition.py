@@ -10,6 +10,7 @@ from functools import partial
 
 from consumers.backends.embedded import EmbeddedBackend
 from consumers.backends.kafka import KafkaBackend
+from consumers.services.keys import add_office_key
 from consumers.services.ports import Backend
 from ledger.application import LedgerApplication
 from ledger.config import Settings
@@ -17,6 +18,7 @@ from ledger.crypto.key_cache import CachingKeyStore
 from ledger.crypto.key_store_sqlite import SQLiteKeyStore
 from ledger.crypto.keys import KeyStore
 from ledger.crypto.master_key import master_key_from_settings
+from ledger.crypto.office_signing import OfficeKey, OfficeKeyring
 from ledger.errors import ConfigurationError
 from ledger.policy import load_policy, seed_policy_text
 from projections.sqlite_store import SQLiteProjectionStore
@@ -30,6 +32,7 @@ KEY_CACHE_MAX_AGE_SECONDS = 30.0
 def open_backend(settings: Settings) -> Iterator[Backend]:
     """The configured backend, open; everything it opened is closed on exit."""
     if settings.backend == "kafka":
+        bootstrap_office_keys(settings)
         key_store = open_key_store(settings)
         try:
             yield KafkaBackend(settings.kafka, key_store, load_policy(),
@@ -76,7 +79,40 @@ def open_shard(settings: Settings, key_store: KeyStore, shard: int, *, writer: b
                ) -> LedgerApplication:
     """The application on one shard of the Kafka ledger topic (its writer's, in serve)."""
     return LedgerApplication(load_policy(), env=kafka_env(settings, shard, writer=writer),
-                             key_store=key_store)
+                             key_store=key_store, office_keyring=open_office_keyring(settings),
+                             max_future_skew=settings.max_clock_skew)
+
+
+def open_office_keyring(settings: Settings) -> OfficeKeyring:
+    """The office public keys the ledger trusts for acts that destroy data."""
+    bootstrap_office_keys(settings)
+    return OfficeKeyring.load(settings.office_public_keys_path)
+
+
+def open_office_key(settings: Settings) -> OfficeKey:
+    """The office's signing key, for the commands the privacy office runs."""
+    bootstrap_office_keys(settings)
+    return OfficeKey.load(settings.office_key_path)
+
+
+def bootstrap_office_keys(settings: Settings) -> None:
+    """A new ledger's office key pair, in its data directory, made on first use.
+
+    Only for a ledger that has no stores yet and no office key configured: next to an
+    existing ledger, a missing key is an operator's matter (restore it, or make one with
+    `ledger keys office-keygen`), never something to replace silently.
+    """
+    if settings.office_key_file or settings.office_public_keys_file:
+        return
+    paths = (settings.office_key_path, settings.office_public_keys_path,
+             settings.key_store_path, settings.event_store_path)
+    if any(path.exists() for path in paths):
+        return
+    try:
+        add_office_key(settings)
+    except ConfigurationError:
+        if not settings.office_key_path.exists():  # not another process's first use
+            raise
 
 
 def open_key_store(settings: Settings) -> KeyStore:
@@ -123,11 +159,13 @@ def open_projection_store(settings: Settings, shard: int | None = None) -> Proje
 @contextmanager
 def open_ledger(settings: Settings) -> Iterator[LedgerApplication]:
     """The embedded application, with the seed policy published."""
+    keyring = open_office_keyring(settings)  # before the stores: a new ledger's keys
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     key_store = open_key_store(settings)
     try:
         app = LedgerApplication(load_policy(), env=event_store_env(settings),
-                                key_store=key_store)
+                                key_store=key_store, office_keyring=keyring,
+                                max_future_skew=settings.max_clock_skew)
         try:
             app.publish_policy(app.policy, seed_policy_text(), SYSTEM_ACTOR,
                                datetime.now(UTC))

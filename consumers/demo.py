@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from consumers.services.ports import Backend
+from ledger.crypto.office_signing import OfficeKey
 from ledger.errors import InvalidAct
 from ledger.intake.acts import act_from_document
 
@@ -149,11 +150,12 @@ class Scenario:
             categories=["invoice-details", "payment-details"]))
 
 
-def run_scenario(backend: Backend, scenario: Scenario) -> list[Outcome]:
-    """Each step as an act through the backend, as an upstream system's would go."""
+def run_scenario(backend: Backend, scenario: Scenario, office: OfficeKey) -> list[Outcome]:
+    """Each step as an act through the backend, as an upstream system's would go; the
+    erasure signed by the office, as `ledger erase` signs it."""
     outcomes = []
     for step in scenario.steps():
-        document = step.act if step.act is not None else _erasure(scenario, step)
+        document = step.act if step.act is not None else office.sign(_erasure(scenario, step))
         try:
             act = act_from_document(document)
         except InvalidAct as invalid:

@@ -16,7 +16,12 @@ from typing import IO
 
 import orjson
 
-from consumers.composition import open_key_store, open_projection_store, open_shard
+from consumers.composition import (
+    bootstrap_office_keys,
+    open_key_store,
+    open_projection_store,
+    open_shard,
+)
 from consumers.exit_codes import ExitCode
 from consumers.intake_writer import BatchReport, IntakeWriter, run_until
 from consumers.projection_runner import catch_up, projector_for
@@ -75,6 +80,7 @@ def serve(settings: Settings, shards: Sequence[int] | None, batch_size: int,
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    bootstrap_office_keys(settings)  # a new ledger's office keys, before its key store
     key_store = open_key_store(settings)
     apps, writers = [], []
     projections = ShardProjections(settings, err)

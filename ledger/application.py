@@ -9,7 +9,7 @@ in between leaves a retryable request, never a false record.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -17,6 +17,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Mapper, Transcoder
 from eventsourcing.utils import get_topic
 
+from ledger.crypto.office_signing import OfficeKeyring
 from ledger.domain.acts import ActContext
 from ledger.domain.events import SubjectEvent
 from ledger.domain.policy import Policy
@@ -26,14 +27,11 @@ from ledger.domain.subject import DataSubject
 from ledger.errors import ConflictingWrite, DuplicateAct, PolicyViolation, UnknownSubject
 from ledger.persistence.encrypting_mapper import EncryptingMapper
 from ledger.persistence.transcoder import ledger_transcoder
+from ledger.time_gate import DEFAULT_MAX_FUTURE_SKEW, TimeGate, utc_now
 
 if TYPE_CHECKING:
     from ledger.crypto.keys import KeyStore
 
-
-# The act id of an erasure request opened by ``erase_now``: its act's own id, suffixed,
-# so whoever waits for the erasure can tell both events are its answer.
-OPENED_REQUEST_SUFFIX = ".request"
 
 # Categories whose values identify a person, indexed (as keyed hashes) for DSAR look-ups.
 IDENTITY_CATEGORIES = {"business-email": "email", "business-phone": "phone"}
@@ -47,9 +45,17 @@ class LedgerApplication(Application[UUID]):
         policy: Policy,
         env: Mapping[str, str] | None = None,
         key_store: KeyStore | None = None,
+        office_keyring: OfficeKeyring | None = None,
+        *,
+        max_future_skew: timedelta = DEFAULT_MAX_FUTURE_SKEW,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.policy = policy
         self.key_store = key_store
+        # Every act passes it before anything is loaded, destroyed or saved.
+        self.time_gate = TimeGate(max_future_skew, clock)
+        # Whose signature makes an act that destroys data acceptable; nobody's if unset.
+        self.office_keyring = office_keyring or OfficeKeyring({})
         super().__init__(dict(env) if env is not None else None)
 
     # -- infrastructure hooks ----------------------------------------------------------
@@ -241,9 +247,12 @@ class LedgerApplication(Application[UUID]):
         saved: a failure before the save leaves the request open and the retry finds the
         same plan (the fence supplies the ids of keys already destroyed).
         """
+        self.time_gate.check(act)
         subject = self.subject(subject_id)
         subject.check_erasure_request(request_ref)  # nothing is destroyed for a bad ref
-        plan = subject.erasure_plan(self.policy, act.occurred_at)
+        # What the law keeps is judged at the act's moment or the wall clock's, whichever
+        # is earlier: an act dated ahead cannot make fiscal records due today.
+        plan = subject.erasure_plan(self.policy, self._destruction_moment(act))
         destroyed = self._destroy_keys(subject_id, sorted(plan.shred))
         subject.complete_erasure(
             self.policy, act, request_ref=request_ref, plan=plan, destroyed_key_ids=destroyed
@@ -251,22 +260,15 @@ class LedgerApplication(Application[UUID]):
         self._save(subject)
         return plan
 
-    def erase_now(
-        self, subject_id: UUID, act: ActContext, *, request_ref: str, channel: str
-    ) -> ErasurePlan:
-        """The privacy office's erasure: opens the request if it is not open yet (an
-        erasure asked for by phone, say), then carries it out."""
-        if request_ref not in self.subject(subject_id).state.open_requests:
-            opened = ActContext(act.act_id + OPENED_REQUEST_SUFFIX, act.actor, act.occurred_at)
-            self.request_erasure(subject_id, opened, request_ref=request_ref, channel=channel)
-        return self.carry_out_erasure(subject_id, act, request_ref=request_ref)
-
     def expire_retention(self, subject_id: UUID, act: ActContext, *, scope: str) -> None:
+        self.time_gate.check(act)
         subject = self.subject(subject_id)
         due_at = retention_due(self.policy, subject.state).get(scope)
         if due_at is None:
             raise PolicyViolation("retention-not-due", f"scope {scope!r} has no due date yet")
-        subject.check_expiry(scope, due_at, act.occurred_at)  # before any key is destroyed
+        # Before any key is destroyed, and against the wall clock too: nothing is shredded
+        # before its due date, whatever date the act claims.
+        subject.check_expiry(scope, due_at, self._destruction_moment(act))
         destroyed = self._destroy_keys(subject_id, [scope])
         subject.expire_retention(
             self.policy, act, scope=scope, due_at=due_at, destroyed_key_ids=destroyed
@@ -309,6 +311,7 @@ class LedgerApplication(Application[UUID]):
         self, subject_id: UUID, act: ActContext, command: Callable[[DataSubject], None],
         *, may_register: bool = False,
     ) -> None:
+        self.time_gate.check(act)
         try:
             subject = self.subject(subject_id)
         except UnknownSubject:
@@ -320,6 +323,9 @@ class LedgerApplication(Application[UUID]):
                 raise DuplicateAct(f"act {act.act_id} is already recorded for {subject_id}")
         command(subject)
         self._save(subject)
+
+    def _destruction_moment(self, act: ActContext) -> datetime:
+        return min(act.occurred_at, self.time_gate.clock())
 
     def _save(self, *aggregates: Any) -> None:
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -21,6 +22,11 @@ DEFAULT_DATA_DIR = Path(".ledger")
 # Acts wait on the intake topic only until the intake writer has turned them into
 # encrypted events, so plaintext there must not live long: seven days by default.
 DEFAULT_INTAKE_RETENTION_MS = 7 * 24 * 3600 * 1000
+# How far into the future an act's occurred_at may lie: clocks of upstream systems drift
+# a little, but an act dated ahead would let deadlines and retention run early.
+DEFAULT_MAX_CLOCK_SKEW_SECONDS = 300
+# A skew longer than the accepted range of moments (1970-2200) would mean nothing.
+MAX_CLOCK_SKEW_SECONDS = 230 * 366 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,11 @@ class Settings:
     master_key_b64: str | None = field(default=None, repr=False)
     postgres_dsn: str | None = field(default=None, repr=False)
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    max_clock_skew: timedelta = timedelta(seconds=DEFAULT_MAX_CLOCK_SKEW_SECONDS)
+    # The privacy office's signing key (private: only where office commands run) and the
+    # public keys the ledger trusts for acts that destroy data (see office_signing).
+    office_key_file: Path | None = None
+    office_public_keys_file: Path | None = None
 
     @property
     def event_store_path(self) -> Path:
@@ -62,6 +73,14 @@ class Settings:
         """On Kafka each shard (partition) has its own projections: ids are offsets,
         so each shard's position and notification ids are its own."""
         return self.data_dir / f"projections-shard-{shard}.sqlite"
+
+    @property
+    def office_key_path(self) -> Path:
+        return self.office_key_file or self.data_dir / "office.key"
+
+    @property
+    def office_public_keys_path(self) -> Path:
+        return self.office_public_keys_file or self.data_dir / "office-public-keys"
 
     def with_data_dir(self, data_dir: Path) -> Settings:
         return replace(self, data_dir=data_dir)
@@ -98,6 +117,7 @@ class Settings:
             ),
         )
         master_key_file = get("MASTER_KEY_FILE")
+        office_key_file, office_public_keys = get("OFFICE_KEY_FILE"), get("OFFICE_PUBLIC_KEYS")
         return cls(
             backend=backend,  # type: ignore[arg-type]  # narrowed by the check above
             data_dir=Path(get("DATA_DIR") or DEFAULT_DATA_DIR),
@@ -105,10 +125,16 @@ class Settings:
             master_key_b64=get("MASTER_KEY"),
             postgres_dsn=get("POSTGRES_DSN"),
             kafka=kafka,
+            max_clock_skew=timedelta(seconds=_int(
+                get, "MAX_CLOCK_SKEW_SECONDS", DEFAULT_MAX_CLOCK_SKEW_SECONDS, minimum=0,
+                maximum=MAX_CLOCK_SKEW_SECONDS)),
+            office_key_file=Path(office_key_file) if office_key_file else None,
+            office_public_keys_file=Path(office_public_keys) if office_public_keys else None,
         )
 
 
-def _int(get: Callable[[str], str | None], name: str, default: int, *, minimum: int) -> int:
+def _int(get: Callable[[str], str | None], name: str, default: int, *, minimum: int,
+         maximum: int | None = None) -> int:
     raw = get(name)
     if raw is None:
         return default
@@ -118,5 +144,7 @@ def _int(get: Callable[[str], str | None], name: str, default: int, *, minimum: 
         raise ConfigurationError(f"{_PREFIX}{name} must be an integer, got {raw!r}") from None
     if value < minimum:
         raise ConfigurationError(f"{_PREFIX}{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigurationError(f"{_PREFIX}{name} must be at most {maximum}, got {value}")
     return value
 

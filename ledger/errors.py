@@ -51,6 +51,11 @@ class InvalidAct(LedgerError, rule="invalid-act"):
         self.act_id = act_id  # when the document's act_id could be read, for the verdict
 
 
+class InvalidValue(InvalidAct, rule="invalid-value"):
+    """A value of the right type but not of its category's form (a business phone
+    "n/a"); the reason names the category, never the value."""
+
+
 class DuplicateAct(LedgerError, rule="duplicate-act"):
     """This act id was already recorded for the subject: a re-delivery, recorded once."""
 

@@ -15,6 +15,7 @@ from typing import Any
 from ledger.config import Settings
 from ledger.crypto.keys import KeyStore
 from ledger.crypto.master_key import FileMasterKey, master_key_from_settings
+from ledger.crypto.office_signing import OfficeKey, OfficeKeyring
 from ledger.errors import ConfigurationError
 
 
@@ -57,3 +58,44 @@ def rotate_master(settings: Settings, key_store: KeyStore,
         target = replace_current
     return Rotation(count, current.fingerprint, new_master.fingerprint, target,
                     moved=new_key_file is not None)
+
+
+@dataclass(frozen=True)
+class OfficeKeyChange:
+    key_id: str
+    public_line: str
+    key_file: Path
+    public_keys_file: Path
+    retired: str | None  # the key id the new key replaces (still trusted until removed)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"key_id": self.key_id, "public_key": self.public_line.split()[1],
+                "key_file": str(self.key_file),
+                "public_keys_file": str(self.public_keys_file), "retired": self.retired}
+
+
+def make_office_key(settings: Settings, *, rotate: bool) -> OfficeKeyChange:
+    """A new office signing key; with ``rotate``, it replaces the current one, whose
+    public key stays trusted (acts it signed may still be on their way) until its line
+    is removed from the public-keys file."""
+    path = settings.office_key_path
+    retired = None
+    if path.exists():
+        if not rotate:
+            raise ConfigurationError(f"an office key exists at {path}; --rotate replaces it")
+        retired = OfficeKey.load(path).key_id
+        path.unlink()  # the private half of a retired key signs nothing again
+    key = add_office_key(settings)
+    return OfficeKeyChange(key.key_id, OfficeKeyring.line_for(key), path,
+                           settings.office_public_keys_path, retired)
+
+
+def add_office_key(settings: Settings) -> OfficeKey:
+    """A new office key; its public key joins the trusted ones (the old stay trusted
+    until their line is removed from the public-keys file)."""
+    key = OfficeKey.generate(settings.office_key_path)
+    path = settings.office_public_keys_path
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(descriptor, "a", encoding="ascii") as handle:
+        handle.write(OfficeKeyring.line_for(key) + "\n")
+    return key

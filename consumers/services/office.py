@@ -15,11 +15,14 @@ from uuid import UUID, uuid4
 
 from consumers.projection_runner import Progress
 from consumers.services.ports import Backend
+from ledger.crypto.office_signing import OfficeKey
 from ledger.intake.acts import act_from_document
 from ledger.outcomes import Status
 
 OFFICE = "privacy-office"
 RETENTION_ENFORCER = "retention-enforcer"
+# An erasure request recorded before `ledger erase`: carried out as it stands.
+ALREADY_REQUESTED_RULE = "duplicate-request"
 # What a scope the schedule shows on hold is reported as: the rule the ledger would give.
 LEGAL_HOLD_RULE = "legal-hold"
 
@@ -42,17 +45,22 @@ class ErasureReport:
                 "rule": self.rule, "reason": self.reason}
 
 
-def erase(backend: Backend, subject_id: UUID, *, request_ref: str, channel: str,
-          at: datetime, wait_s: float) -> ErasureReport:
-    """Carries out the erasure request (opening it first if it was not recorded yet):
-    destroys every scope the law does not keep, records what was kept and why."""
-    act = act_from_document({
-        "act_id": f"erase-{uuid4().hex}", "type": "erasure-carried-out",
-        "subject_id": str(subject_id), "actor": OFFICE, "occurred_at": at.isoformat(),
-        "request_ref": request_ref, "channel": channel,
-    })
-    [outcome] = backend.submit([act], wait_s=wait_s, with_events=True)
-    report = ErasureReport(str(subject_id), request_ref, act.context.act_id, outcome.status,
+def erase(backend: Backend, office: OfficeKey, subject_id: UUID, *, request_ref: str,
+          channel: str, at: datetime, wait_s: float) -> ErasureReport:
+    """Records the erasure request (unless it already was) and carries it out, signed
+    by the office: destroys every scope the law does not keep, records what was kept
+    and why. Both acts go the same way, so on Kafka the writer sees them in order."""
+    act_id = f"erase-{uuid4().hex}"
+    common = {"subject_id": str(subject_id), "actor": OFFICE, "occurred_at": at.isoformat(),
+              "request_ref": request_ref, "channel": channel}
+    request = act_from_document({"act_id": f"{act_id}.request", "type": "erasure-requested",
+                                 **common})
+    act = act_from_document(office.sign({"act_id": act_id, "type": "erasure-carried-out",
+                                         **common}))
+    opened, outcome = backend.submit([request, act], wait_s=wait_s, with_events=True)
+    if opened.status != "recorded" and opened.rule != ALREADY_REQUESTED_RULE:
+        outcome = opened  # the request itself was refused (say, to a processor's subject)
+    report = ErasureReport(str(subject_id), request_ref, act_id, outcome.status,
                            rule=outcome.rule, reason=outcome.reason)
     for event in outcome.events:
         if event["type"] == "ErasureCompleted":
@@ -69,20 +77,29 @@ class EnforcementReport:
     expired: list[dict[str, str]] = field(default_factory=list)
     held: list[dict[str, str]] = field(default_factory=list)
     pending: list[dict[str, str]] = field(default_factory=list)  # not answered yet
+    planned: list[dict[str, str]] = field(default_factory=list)  # a dry run's due scopes
+    dry_run: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {"expired": self.expired, "held": self.held, "pending": self.pending}
+        document: dict[str, Any] = {"expired": self.expired, "held": self.held,
+                                    "pending": self.pending}
+        if self.dry_run:
+            document.update(dry_run=True, planned=self.planned)
+        return document
 
 
-def enforce_retention(backend: Backend, now: datetime, *, wait_s: float,
-                      progress: Progress | None = None) -> EnforcementReport:
+def enforce_retention(backend: Backend, office: OfficeKey | None, now: datetime, *,
+                      wait_s: float, progress: Progress | None = None,
+                      dry_run: bool = False) -> EnforcementReport:
     """Sends a retention-expired act for every scope the retention schedule shows as due
     by ``now``; scopes under a legal hold are reported and kept.
 
-    The ledger checks each act against the subject's own state (due, no hold) before it
-    destroys a key, so a projection lagging behind cannot make it shred too early.
+    The ledger checks each act against the subject's own state (due, no hold) and the
+    wall clock before it destroys a key, so neither a projection lagging behind nor a
+    ``now`` in the future can make it shred early. A ``dry_run`` plans (what would be
+    due by ``now``) and destroys nothing; it needs no office key.
     """
-    report = EnforcementReport()
+    report = EnforcementReport(dry_run=dry_run)
     due = []
     with backend.reading(progress) as reader:
         schedule = reader.retention_schedule(until=now, include_untriggered=False, now=now)
@@ -92,10 +109,13 @@ def enforce_retention(backend: Backend, now: datetime, *, wait_s: float,
             report.held.append({**where, "rule": LEGAL_HOLD_RULE})
         elif entry["status"] == "due":
             due.append({**where, "due_at": entry["due_at"]})
-    acts = [act_from_document({
+    if dry_run or office is None:
+        report.dry_run, report.planned = True, due
+        return report
+    acts = [act_from_document(office.sign({
         "act_id": f"retention-{uuid4().hex}", "type": "retention-expired",
         "subject_id": item["subject_id"], "actor": RETENTION_ENFORCER,
-        "occurred_at": now.isoformat(), "scope": item["scope"]}) for item in due]
+        "occurred_at": now.isoformat(), "scope": item["scope"]})) for item in due]
     outcomes = backend.submit(acts, wait_s=wait_s)
     for item, outcome in zip(due, outcomes, strict=True):
         if outcome.status == "recorded":

@@ -13,8 +13,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from consumers.services.ports import Backend
+from ledger.crypto.office_signing import OFFICE_ACT_TYPES, OfficeKey
 from ledger.errors import DuplicateAct, InvalidAct
-from ledger.intake.acts import IntakeAct, parse_act
+from ledger.intake.acts import IntakeAct, act_from_document, oversized_act, parse_act
+from ledger.intake.lines import OversizedLine
 from ledger.outcomes import ActOutcome, Status
 from ledger.refusals import refusal_of
 
@@ -32,24 +34,35 @@ class Verdict:
     reason: str | None = None
 
 
-def record_lines(backend: Backend, lines: Iterable[bytes], *, wait_s: float
-                 ) -> Iterator[Verdict]:
-    """The verdict of each non-blank line, in order, as soon as the backend gives it."""
+def record_lines(backend: Backend, lines: Iterable[bytes | OversizedLine], *, wait_s: float,
+                 office: OfficeKey | None = None) -> Iterator[Verdict]:
+    """The verdict of each non-blank line, in order, as soon as the backend gives it.
+    Read lines with ``ledger.intake.lines.bounded_lines``: a line too long to be an act
+    comes as an ``OversizedLine`` and is refused by its number.
+
+    With the ``office`` key (`ledger record --office`), acts that destroy data or lift a
+    protection are signed before they go: the office's own file of acts.
+    """
     refused: deque[Verdict] = deque()  # lines refused here, not yet reported
     sent: deque[tuple[int, IntakeAct]] = deque()  # acts given to the backend, in order
 
     def valid_acts() -> Iterator[IntakeAct]:
         seen: set[str] = set()
         for number, raw in enumerate(lines, start=1):
-            if not raw.strip():
+            if not isinstance(raw, OversizedLine) and not raw.strip():
                 continue
             try:
+                if isinstance(raw, OversizedLine):
+                    raise oversized_act()
                 act = parse_act(raw)
-            except InvalidAct as error:
+            except Exception as error:  # noqa: BLE001 - one line's fault must not stop the rest
                 refusal = refusal_of(error)
-                refused.append(Verdict(number, "rejected", refusal.act_id, None,
+                status: Status = "rejected" if isinstance(error, InvalidAct) else "failed"
+                refused.append(Verdict(number, status, refusal.act_id, None,
                                        refusal.rule, refusal.reason))
                 continue
+            if office is not None and act.type in OFFICE_ACT_TYPES:
+                act = act_from_document(office.sign(act.document))
             act_id = act.context.act_id
             if act_id in seen:
                 # Sent again, an asynchronous backend would never answer it.

@@ -2,6 +2,10 @@
 
 Retention is counted in calendar years and months ("7 jaar"), which ``timedelta`` cannot
 express, so a small value type does it; adding one clamps to the last day of a month.
+
+Every date the ledger derives (deadlines, retention ends) is a duration after a moment,
+and saturates at ``END_OF_TIME`` instead of overflowing: a derived date is read on every
+projection of every subject, so one that raised would stop them all, for good.
 """
 
 from __future__ import annotations
@@ -9,9 +13,14 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 _PATTERN = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$")
+
+# What a derived date past it becomes: "never, in practice". The start of the last day a
+# datetime holds, not datetime.max, so that it stays representable in every time zone
+# (a store or a PostgreSQL session that converts it to local time cannot overflow).
+END_OF_TIME = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 @dataclass(frozen=True, order=True)
@@ -26,9 +35,14 @@ class Duration:
         return "P" + ("".join(parts) or "0D")
 
     def after(self, moment: datetime) -> datetime:
-        """The moment this duration after ``moment``, in calendar terms."""
-        shifted = add_months(moment.date(), self.years * 12 + self.months)
-        return datetime.combine(shifted, moment.timetz()) + timedelta(days=self.days)
+        """The moment this duration after ``moment``, in calendar terms; ``END_OF_TIME``
+        if that would lie past it (never an OverflowError)."""
+        try:
+            shifted = add_months(moment.date(), self.years * 12 + self.months)
+            later = datetime.combine(shifted, moment.timetz()) + timedelta(days=self.days)
+        except (OverflowError, ValueError):  # past year 9999: date() refuses, + overflows
+            return END_OF_TIME
+        return min(later, END_OF_TIME)
 
 
 def parse_duration(text: str) -> Duration:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from ledger.domain.durations import Duration
 from ledger.domain.policy import Policy, RetentionScope
 
 if TYPE_CHECKING:
@@ -34,8 +35,10 @@ def statutory_due(scope: RetentionScope, collected_at: datetime) -> datetime:
         raise ValueError(f"retention scope {scope.key!r} is not statutory")
     start = collected_at
     if scope.trigger == "fiscal-year-end":
-        # Fiscal records are kept seven years from the end of the year they belong to.
-        start = datetime(collected_at.year + 1, 1, 1, tzinfo=collected_at.tzinfo or UTC)
+        # Fiscal records are kept seven years from the end of the year they belong to:
+        # 1 January of the next year, counted as a duration so it saturates too.
+        new_year = datetime(collected_at.year, 1, 1, tzinfo=collected_at.tzinfo or UTC)
+        start = Duration(years=1).after(new_year)
     return scope.period.after(start)
 
 

@@ -18,7 +18,6 @@ import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
-from ledger.application import OPENED_REQUEST_SUFFIX
 from ledger.config import KafkaSettings
 from ledger.errors import BrokerError
 from ledger.kafka.admin import check_topics, required_topic_specs
@@ -97,10 +96,6 @@ def record_answers(polled: dict[TopicPartition, list[Any]], ledger_tps: set[Topi
             if not isinstance(document, dict):
                 continue
             act_id = str(document.get("act_id"))
-            if act_id not in outcomes:
-                # Acts the writer derives from one (the erasure request it opens)
-                # carry its id with a suffix.
-                act_id = act_id.removesuffix(OPENED_REQUEST_SUFFIX)
             if act_id not in outcomes:
                 continue
             if tp in ledger_tps:

@@ -59,19 +59,32 @@ def test_erase_by_email_keeps_fiscal_records_with_the_reason(
     assert "no subject is indexed under that email" in again.stderr
 
 
-def test_retention_enforcement_shreds_the_kept_scope_when_due(
+def test_a_future_moment_only_plans_retention_and_shreds_nothing(
     enrolled: tuple[Path, str]
 ) -> None:
+    """Art. 17(3)(b), fiscal retention: `--now` in the future is a dry run; the kept
+    invoice data is still held afterwards. (Shredding on the due date, with the clock
+    injected, is tests/e2e/test_erasure_leaves_no_plaintext.py.)"""
     data_dir, subject = enrolled
     assert ledger(data_dir, "erase", subject, "--request", "DSAR-9").returncode == 0
     early = ledger(data_dir, "retention", "enforce", "--now", "2032-12-31T00:00:00+00:00",
                    "--json")
-    assert orjson.loads(early.stdout) == {"expired": [], "held": [], "pending": []}
+    assert early.returncode == 0, early.stderr
+    assert orjson.loads(early.stdout) == {"expired": [], "held": [], "pending": [],
+                                          "dry_run": True, "planned": []}
     due = ledger(data_dir, "retention", "enforce", "--now", "2033-01-01T00:00:00+00:00",
                  "--json")
     assert due.returncode == 0, due.stderr
-    assert [(e["subject_id"], e["scope"]) for e in orjson.loads(due.stdout)["expired"]] == [
-        (subject, "fiscal")]
+    report = orjson.loads(due.stdout)
+    assert report["dry_run"] is True
+    assert report["expired"] == []
+    assert [(e["subject_id"], e["scope"]) for e in report["planned"]] == [(subject, "fiscal")]
+    shown = orjson.loads(ledger(data_dir, "subject", "show", subject, "--json").stdout)
+    fiscal = [v for v in shown["personal_data"] if v["category"] == "invoice-details"]
+    assert fiscal
+    assert all(v["status"] == "held" for v in fiscal)
+    today = ledger(data_dir, "retention", "enforce", "--json")
+    assert orjson.loads(today.stdout) == {"expired": [], "held": [], "pending": []}
 
 
 def test_master_key_rotation_rewraps_keys_and_data_stays_readable(
@@ -100,3 +113,54 @@ def test_wrong_master_key_is_a_clear_error(enrolled: tuple[Path, str], tmp_path:
     assert result.returncode == 3
     assert "master" in result.stderr.lower()
     assert "Traceback" not in result.stderr
+
+
+def _office_act(subject: str, act_type: str, **body: str) -> bytes:
+    return orjson.dumps({"act_id": f"o-{uuid4().hex[:8]}", "type": act_type,
+                         "subject_id": subject, "actor": "crm",
+                         "occurred_at": "2025-04-01T09:00:00Z", **body})
+
+
+def test_an_upstream_system_cannot_shred_and_the_office_can(
+    enrolled: tuple[Path, str]
+) -> None:
+    """Art. 17 erasure is the controller's decision: an unsigned erasure or expiry from
+    any upstream system is refused and nothing is shredded; the office's own file of acts,
+    signed by `record --office`, is recorded, and only after the request was recorded."""
+    data_dir, subject = enrolled
+    request = _office_act(subject, "erasure-requested", request_ref="DSAR-5", channel="email")
+    carry_out = _office_act(subject, "erasure-carried-out", request_ref="DSAR-5",
+                            channel="email")
+    expire = _office_act(subject, "retention-expired", scope="general")
+    unsigned = ledger(data_dir, "record", "--json", "-", stdin=carry_out + b"\n" + expire)
+    assert unsigned.returncode == 1
+    assert [v.get("rule") for v in map(orjson.loads, unsigned.stdout.splitlines()[:-1])] == [
+        "office-signature-required", "office-signature-required"]
+    shown = ledger(data_dir, "subject", "show", subject, "--json")
+    assert "CANARY-CLI-NAME" in shown.stdout, "nothing was shredded"
+
+    early = ledger(data_dir, "record", "--office", "--json", "-", stdin=carry_out)
+    assert [v.get("rule") for v in map(orjson.loads, early.stdout.splitlines()[:-1])] == [
+        "no-such-request"], "an erasure needs a recorded request"
+    signed = ledger(data_dir, "record", "--office", "--json", "-",
+                    stdin=request + b"\n" + carry_out.replace(b"o-", b"p-", 1))
+    assert signed.returncode == 0, signed.stdout + signed.stderr
+    shown = ledger(data_dir, "subject", "show", subject, "--json")
+    assert "CANARY-CLI-NAME" not in shown.stdout
+    assert "CANARY-CLI-INVOICE" in shown.stdout, "fiscal data kept (art. 17(3)(b))"
+
+
+def test_office_keys_can_be_rotated_and_listed(enrolled: tuple[Path, str]) -> None:
+    data_dir, subject = enrolled
+    before = orjson.loads(ledger(data_dir, "keys", "office-public-key", "--json").stdout)
+    assert len(before["keys"]) == 1, "a new ledger makes its office key on first use"
+    assert ledger(data_dir, "keys", "office-keygen").returncode == 2  # one exists
+    rotated = ledger(data_dir, "keys", "office-keygen", "--rotate", "--json")
+    assert rotated.returncode == 0, rotated.stderr
+    change = orjson.loads(rotated.stdout)
+    assert change["retired"] == before["keys"][0]["key_id"]
+    after = orjson.loads(ledger(data_dir, "keys", "office-public-key", "--json").stdout)
+    assert {k["key_id"] for k in after["keys"]} == {change["retired"], change["key_id"]}
+    assert (data_dir / "office.key").stat().st_mode & 0o777 == 0o600
+    erased = ledger(data_dir, "erase", subject, "--request", "DSAR-6", "--json")
+    assert erased.returncode == 0, erased.stdout + erased.stderr

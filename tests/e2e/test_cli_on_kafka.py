@@ -117,30 +117,40 @@ def test_an_erasure_the_writer_refuses_comes_back_with_its_rule(
     assert report["rule"]
 
 
-def test_retention_enforcement_on_kafka_shreds_the_kept_fiscal_scope_when_due(
-    env: dict[str, str], serving: subprocess.Popen[str], kafka_bootstrap: str,
+def test_retention_enforcement_on_kafka_shreds_what_is_due_and_only_plans_the_future(
+    env: dict[str, str], serving: subprocess.Popen[str], tmp_path: Path,
 ) -> None:
+    """A contract that ended in 2025 (retention: contract end + 0 days) is shredded today
+    through serve, signed by the office; fiscal records (kept until 2033, art. 17(3)(b))
+    are only planned by a future `--now`, never shredded early."""
     subject = str(uuid.uuid4())
     act = {**collected(subject, "fiscal"), "purpose": "service-delivery",
            "legal_basis": "contract",
            "values": {"name": f"{CANARY} name", "invoice-details": f"{CANARY} invoice"}}
-    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    producer.send(env["LEDGER_INTAKE_TOPIC"], key=subject.encode(), value=orjson.dumps(act))
-    producer.flush()
-    producer.close()
-    erased = ledger(env, "erase", subject, "--request", "R-3", "--json")
-    assert erased.returncode == 0, erased.stdout + erased.stderr
-    assert list(orjson.loads(erased.stdout)["kept"]) == ["fiscal"]
-    assert f"{CANARY} invoice" in view(env, subject)  # kept, restricted to storage
+    ended = {"act_id": f"crm-{uuid.uuid4().hex}", "type": "contract-ended",
+             "subject_id": subject, "actor": "crm", "occurred_at": "2025-06-01T09:00:00+00:00",
+             "purpose": "service-delivery"}
+    source = tmp_path / "acts.jsonl"
+    source.write_bytes(orjson.dumps(act) + b"\n" + orjson.dumps(ended) + b"\n")
+    recorded = ledger(env, "record", str(source))  # waits for serve's answers
+    assert recorded.returncode == 0, recorded.stdout + recorded.stderr
 
-    early = ledger(env, "retention", "enforce", "--now", "2032-12-31T00:00:00+00:00", "--json")
-    assert early.returncode == 0, early.stderr
-    assert orjson.loads(early.stdout) == {"expired": [], "held": [], "pending": []}
-    due = ledger(env, "retention", "enforce", "--now", "2033-01-01T00:00:00+00:00", "--json")
-    assert due.returncode == 0, due.stdout + due.stderr
-    expired = orjson.loads(due.stdout)["expired"]
-    assert [(e["subject_id"], e["scope"]) for e in expired] == [(subject, "fiscal")]
-    assert CANARY not in view(env, subject)
+    today = ledger(env, "retention", "enforce", "--json")
+    assert today.returncode == 0, today.stdout + today.stderr
+    expired = orjson.loads(today.stdout)["expired"]
+    assert [(e["subject_id"], e["scope"]) for e in expired] == [(subject, "general")]
+    shown = view(env, subject)
+    assert f"{CANARY} name" not in shown
+    assert f"{CANARY} invoice" in shown  # kept by fiscal law
+
+    future = ledger(env, "retention", "enforce", "--now", "2033-01-01T00:00:00+00:00",
+                    "--json")
+    assert future.returncode == 0, future.stdout + future.stderr
+    plan = orjson.loads(future.stdout)
+    assert plan["dry_run"] is True
+    assert plan["expired"] == []
+    assert [(e["subject_id"], e["scope"]) for e in plan["planned"]] == [(subject, "fiscal")]
+    assert f"{CANARY} invoice" in view(env, subject), "nothing shredded before it is due"
 
 
 def test_record_on_kafka_gives_one_verdict_per_line_from_the_writers(
@@ -219,6 +229,10 @@ def _same_verdict_acts() -> list[dict[str, Any]]:
         {**collected(fresh, "job"), "values": {"job-title": f"{CANARY} cfo"}},
         {"act_id": f"same-{uuid.uuid4().hex[:8]}", "type": "consent-given",
          "subject_id": fresh, "actor": "crm", "occurred_at": "2025-03-04T09:00:00+00:00"},
+        # Any upstream system could send this; only the office's signed one shreds.
+        {"act_id": f"same-{uuid.uuid4().hex[:8]}", "type": "erasure-carried-out",
+         "subject_id": fresh, "actor": "crm", "occurred_at": "2025-03-04T09:00:00+00:00",
+         "request_ref": "DSAR-1", "channel": "email"},
     ]
 
 
@@ -244,7 +258,7 @@ def test_one_act_gets_the_same_rule_and_reason_from_every_entry_point(
     assert [(line, status, rule) for line, status, _, rule, _ in embedded] == [
         (1, "recorded", None), (2, "rejected", "consent-required"),
         (3, "rejected", "unknown-subject"), (4, "rejected", "category-not-in-purpose"),
-        (5, "rejected", "invalid-act")]
+        (5, "rejected", "invalid-act"), (6, "rejected", "office-signature-required")]
     assert embedded[4][2] == acts[4]["act_id"], "a schema-invalid act names its act id"
     assert verdicts(env) == embedded
 
@@ -272,8 +286,10 @@ def test_one_act_gets_the_same_rule_and_reason_from_every_entry_point(
                     answers[document["act_id"]] = (document["rule"], document["reason"])
     finally:
         consumer.close()
+    # The reasons name each act's own id; the upstream copies carry "-up" in theirs.
     assert [answers.get(a["act_id"]) for a in upstream] == [
-        (rule, reason) for _, _, _, rule, reason in embedded[1:]]
+        (rule, reason.replace(act_id, f"{act_id}-up") if act_id else reason)
+        for _, _, act_id, rule, reason in embedded[1:]]
 
 
 def test_an_act_nobody_answers_is_pending_with_its_own_exit_code(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 from uuid import uuid4
 
@@ -116,3 +119,76 @@ def test_a_re_delivered_file_is_recorded_once(tmp_path: Path) -> None:
     assert summary == {"recorded": 0, "duplicate": 2, "rejected": 0, "failed": 0,
                        "pending": 0}
     assert again.returncode == 0
+
+
+def test_a_malformed_identity_is_refused_as_invalid_value_not_a_failure(
+        tmp_path: Path) -> None:
+    # Before: `failed: internal-error: ValueError` (exit 3) for the phone, and the email
+    # recorded and bound as an identity.
+    collect = {"type": "data-collected", "purpose": "service-delivery", "source_system": "crm",
+               "legal_basis": "contract"}
+    lines = [
+        act(str(uuid4()), 1, **collect, values={"name": CANARY, "business-phone": "n/a"}),
+        act(str(uuid4()), 2, **collect, values={"name": CANARY,
+                                                "business-email": "not an email"}),
+    ]
+    result = ledger("record", "--json", "-", data_dir=tmp_path, stdin=b"\n".join(lines))
+    assert result.returncode == 1, result.stderr
+    verdicts = [orjson.loads(line) for line in result.stdout.splitlines()[:-1]]
+    assert [(v["status"], v["rule"]) for v in verdicts] == [
+        ("rejected", "invalid-value"), ("rejected", "invalid-value")]
+    assert verdicts[0]["reason"].startswith("values.business-phone: is not a phone number")
+    assert verdicts[1]["reason"].startswith("values.business-email: is not an email address")
+    assert CANARY not in result.stdout + result.stderr
+
+
+# Runs `ledger` in a child that reports its own peak resident size when it is done.
+_MEASURED = ("import json, resource, sys\n"
+             "from consumers.cli import main\n"
+             "code = main(sys.argv[1:])\n"
+             "sys.stdout.flush()\n"
+             "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+             "print(json.dumps({'peak_kib': peak}), file=sys.stderr)\n"
+             "sys.exit(code)\n")
+
+
+def _record_through_a_pipe(data_dir: Path, line_size: int) -> tuple[list[dict[str, object]],
+                                                                      int]:
+    """Three lines through stdin, the second ``line_size`` bytes without a newline until
+    its end; the verdicts and the child's peak resident size (KiB)."""
+    good = {"type": "consent-given", "purpose": "website", "channel": "banner",
+            "notice_version": "cookie-2024", "proof_ref": "cb/1"}
+    child = subprocess.Popen(
+        [sys.executable, "-c", _MEASURED, "--data-dir", str(data_dir), "record", "--json", "-"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert child.stdin is not None and child.stdout is not None and child.stderr is not None
+    try:
+        child.stdin.write(act(str(uuid4()), 1, **good) + b"\n")
+        chunk = b"x" * (1024 * 1024)
+        for start in range(0, line_size, len(chunk)):
+            child.stdin.write(chunk[:line_size - start])
+        child.stdin.write(b"\n" + act(str(uuid4()), 3, **good) + b"\n")
+        child.stdin.close()
+        # A few lines of verdicts: they fit the pipes' buffers while stdin is written.
+        out, err = child.stdout.read(), child.stderr.read()
+        child.wait(timeout=300)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 1, err
+    verdicts = [orjson.loads(line) for line in out.splitlines()[:-1]]
+    return verdicts, int(json.loads(err.splitlines()[-1])["peak_kib"])
+
+
+def test_a_200_mb_line_is_refused_with_bounded_memory_and_the_lines_after_it_go_on(
+        tmp_path: Path) -> None:
+    # Before: the whole line was read into memory first (peak ~459 MiB against ~54 MiB
+    # for a short line); now the reader holds at most 256 KiB of a line.
+    small, small_peak = _record_through_a_pipe(tmp_path / "small", 1024)
+    big, big_peak = _record_through_a_pipe(tmp_path / "big", 200 * 1024 * 1024)
+    assert [(v["line"], v["status"]) for v in big] == [
+        (1, "recorded"), (2, "rejected"), (3, "recorded")]
+    assert big[1]["reason"] == "act is larger than 262144 bytes"
+    assert small[1]["reason"] == "not valid JSON"
+    growth_mib = (big_peak - small_peak) / 1024
+    assert growth_mib <= 16, f"peak grew by {growth_mib:.1f} MiB"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID, uuid4
@@ -17,7 +18,7 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from consumers.composition import open_embedded, open_ledger
+from consumers.composition import open_embedded, open_ledger, open_office_key
 from consumers.services.office import enforce_retention
 from ledger.application import LedgerApplication
 from ledger.config import Settings
@@ -134,9 +135,12 @@ def test_kept_fiscal_scope_is_shredded_when_its_retention_ends(tmp_path: Path) -
         plan = app.carry_out_erasure(subject, act(4), request_ref="DSAR-2")
         due = plan.keep["fiscal"].until
         assert due == datetime(2033, 1, 1, tzinfo=UTC)
-        early = enforce_retention(backend, datetime(2032, 12, 31, tzinfo=UTC), wait_s=0)
+        office = open_office_key(settings)
+        early = enforce_retention(backend, office, datetime(2032, 12, 31, tzinfo=UTC), wait_s=0)
         assert early.expired == []
-        report = enforce_retention(backend, due, wait_s=0)
+        # The day the fiscal period ends, as the wall clock says (an injected clock).
+        app.time_gate = replace(app.time_gate, clock=lambda: due)
+        report = enforce_retention(backend, office, due, wait_s=0)
         assert [(e["subject_id"], e["scope"]) for e in report.expired] == [
             (str(subject), "fiscal")]
         assert text_hits(decoded_texts(app), [values["invoice-details"]]) == {

@@ -24,20 +24,20 @@ def outcomes(*act_ids: str) -> dict[str, ActOutcome]:
     return {act_id: ActOutcome(act_id, "pending") for act_id in act_ids}
 
 
-def test_events_of_an_act_and_of_the_request_it_opened_answer_it() -> None:
-    waiting = outcomes("erase-1")
+def test_events_of_an_act_answer_it_without_their_sealed_values() -> None:
+    waiting = outcomes("erase-1", "erase-1.request")
     answered = record_answers({LEDGER: [
         record({"act_id": "erase-1.request"}, "ledger.domain.events:ErasureRequested"),
         record({"act_id": "erase-1", "scopes": ["general"], "values": {"x": "sealed"}}),
     ]}, {LEDGER}, waiting)
-    assert answered == {"erase-1"}
+    assert answered == {"erase-1", "erase-1.request"}
     assert waiting["erase-1"].status == "recorded"
-    assert [e["type"] for e in waiting["erase-1"].events] == [
-        "ErasureRequested", "ErasureCompleted"]
+    assert [e["type"] for e in waiting["erase-1"].events] == ["ErasureCompleted"]
+    assert [e["type"] for e in waiting["erase-1.request"].events] == ["ErasureRequested"]
     assert all("values" not in e for e in waiting["erase-1"].events)
 
 
-def test_an_act_whose_own_id_ends_like_a_derived_one_is_still_found() -> None:
+def test_an_act_id_is_matched_whole() -> None:
     waiting = outcomes("crm.request")
     assert record_answers({LEDGER: [record({"act_id": "crm.request"})]}, {LEDGER}, waiting) == {
         "crm.request"}

@@ -15,7 +15,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consumers.demo import Scenario
-from ledger.intake.acts import _validator, act_schema, is_valid_act
+from ledger.errors import InvalidAct
+from ledger.intake.acts import (
+    _error_order,
+    _invalid,
+    _validator,
+    act_schema,
+    explain_invalid,
+    is_valid_act,
+)
 
 DEMO_ACTS = [step.act for step in Scenario().steps() if step.act is not None]
 
@@ -69,3 +77,38 @@ def test_fast_and_thorough_verdicts_agree(data: st.DataObject, act_index: int,
         parent[data.draw(st.sampled_from(known) | st.text(max_size=8))] = data.draw(
             json_values)
     assert is_valid_act(document) == _validator().is_valid(document)
+
+
+def _whole_schema_reason(document: Any) -> str:
+    """What the whole-schema validator said before refusals were explained per
+    property: the reference the cheap explanation is held to."""
+    errors = sorted(_validator().iter_errors(document), key=_error_order)
+    return str(_invalid(errors[0]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), act_index=st.integers(0, len(DEMO_ACTS) - 1),
+       mutations=st.lists(st.sampled_from(["replace", "delete", "add"]), min_size=1,
+                          max_size=3))
+def test_the_cheap_explanation_names_what_the_whole_schema_names(
+        data: st.DataObject, act_index: int, mutations: list[str]) -> None:
+    document = copy.deepcopy(DEMO_ACTS[act_index])
+    for mutation in mutations:
+        paths = _paths(document)
+        if not paths:
+            break
+        path = data.draw(st.sampled_from(paths))
+        parent = _parent(document, path)
+        if mutation == "replace":
+            parent[path[-1]] = data.draw(json_values)
+        elif mutation == "delete":
+            del parent[path[-1]]
+        elif isinstance(parent, dict):
+            known = [*act_schema()["properties"], "colour", "purpose", "values"]
+            parent[data.draw(st.sampled_from(known) | st.text(max_size=8))] = data.draw(
+                json_values)
+    if is_valid_act(document):
+        return
+    explained = explain_invalid(document)
+    assert isinstance(explained, InvalidAct)
+    assert str(explained) == _whole_schema_reason(document)

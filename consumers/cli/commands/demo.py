@@ -9,7 +9,7 @@ from typing import IO
 
 from consumers.cli.options import SubParsers, command
 from consumers.cli.output import write_json_line
-from consumers.composition import open_embedded
+from consumers.composition import open_embedded, open_office_key
 from consumers.demo import Outcome, Scenario, run_scenario
 from consumers.exit_codes import COMMON, ExitCode
 from ledger.config import Settings
@@ -31,7 +31,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     demo_settings = settings.with_data_dir(settings.data_dir / "demo")
     shutil.rmtree(demo_settings.data_dir, ignore_errors=True)
     with open_embedded(demo_settings) as backend:
-        outcomes = run_scenario(backend, Scenario())
+        outcomes = run_scenario(backend, Scenario(), open_office_key(demo_settings))
     print_outcomes(outcomes, sys.stdout, as_json=args.json)
     if not args.json:
         print(f"Stores are in {demo_settings.data_dir}/ ; try "

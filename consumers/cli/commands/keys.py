@@ -8,10 +8,11 @@ from pathlib import Path
 
 from consumers.cli.options import SubParsers, command, group
 from consumers.cli.output import write_json_line
-from consumers.composition import open_existing_key_store
+from consumers.composition import open_existing_key_store, open_office_keyring
 from consumers.exit_codes import COMMON, ExitCode
-from consumers.services.keys import rotate_master
+from consumers.services.keys import make_office_key, rotate_master
 from ledger.config import Settings
+from ledger.crypto.office_signing import OfficeKeyring
 
 
 def register(commands: SubParsers) -> None:
@@ -22,6 +23,13 @@ def register(commands: SubParsers) -> None:
     )
     rotate.add_argument("--new-key-file", type=Path,
                         help="where the new master key is (created if missing)")
+    keygen = command(keys, "office-keygen", run=run_office_keygen, codes=COMMON,
+                     help="make the privacy office's signing key (Ed25519)")
+    keygen.add_argument("--rotate", action="store_true",
+                        help="replace the current office key; its public key stays trusted "
+                        "until you remove its line from the public-keys file")
+    command(keys, "office-public-key", run=run_office_public_key, codes=COMMON,
+            help="print the trusted office public keys (copy them to the ledger's hosts)")
 
 
 def run_rotate(args: argparse.Namespace, settings: Settings) -> int:
@@ -39,4 +47,36 @@ def run_rotate(args: argparse.Namespace, settings: Settings) -> int:
           f"key file: {rotation.key_file}")
     if rotation.moved:
         print(f"set LEDGER_MASTER_KEY_FILE={rotation.key_file} from now on")
+    return ExitCode.OK
+
+
+def run_office_keygen(args: argparse.Namespace, settings: Settings) -> int:
+    """Make the key the privacy office signs its acts with (erasure carried out,
+    retention expired, legal hold released, restriction lifted): the private key goes to
+    LEDGER_OFFICE_KEY_FILE (0600), its public key is added to the trusted ones in
+    LEDGER_OFFICE_PUBLIC_KEYS, which is all `ledger serve` needs.
+    """
+    change = make_office_key(settings, rotate=args.rotate)
+    if args.json:
+        write_json_line(sys.stdout, change.as_dict())
+        return ExitCode.OK
+    print(f"office key {change.key_id} written to {change.key_file}; trusted in "
+          f"{change.public_keys_file}")
+    if change.retired:
+        print(f"replaced key {change.retired}: it stays trusted until you remove its line "
+              f"from {change.public_keys_file}")
+    return ExitCode.OK
+
+
+def run_office_public_key(args: argparse.Namespace, settings: Settings) -> int:
+    """The office public keys this ledger trusts, one `KEY_ID BASE64` line each."""
+    keyring = open_office_keyring(settings)
+    lines = [OfficeKeyring.line_for_public(key_id, public)
+             for key_id, public in keyring.keys.items()]
+    if args.json:
+        write_json_line(sys.stdout, {"keys": [dict(zip(("key_id", "public_key"),
+                                                       line.split(), strict=True))
+                                              for line in lines]})
+    else:
+        print("\n".join(lines) if lines else "no trusted office keys")
     return ExitCode.OK

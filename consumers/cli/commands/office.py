@@ -9,11 +9,12 @@ from datetime import UTC, datetime
 from consumers.cli.options import SubParsers, command, group, moment, wait, who
 from consumers.cli.output import write_json_line
 from consumers.cli.progress import catch_up_progress
-from consumers.composition import open_backend
+from consumers.composition import open_backend, open_office_key
 from consumers.exit_codes import ExitCode
 from consumers.services.office import enforce_retention, erase
 from consumers.services.subjects import resolve_subject
 from ledger.config import Settings
+from ledger.errors import ConfigurationError
 
 OFFICE_CODES = (ExitCode.OK, ExitCode.REFUSED, ExitCode.USAGE, ExitCode.FAILED,
                 ExitCode.PENDING)
@@ -35,22 +36,31 @@ def register(commands: SubParsers) -> None:
                       help="shred every retention scope whose period has ended")
     wait(enforce, 120.0)
     moment(enforce, "--at", "--now", bare_date="start",
-           help="judge and record the expiries as of this moment (default: now)")
+           help="judge and record the expiries as of this moment (default: now); a moment "
+           "past the clock (beyond LEDGER_MAX_CLOCK_SKEW_SECONDS) only plans")
+    enforce.add_argument("--dry-run", action="store_true",
+                         help="show what is due and would be shredded; destroy nothing")
 
 
 def run_erase(args: argparse.Namespace, settings: Settings) -> int:
     """Destroy the subject's keys for every retention scope the law does not keep, record
     ErasureCompleted, and record ErasureRefusedInPart with the legal reason and end
     date for each scope that is kept (restricted to storage). The request is
-    recorded first if it was not yet. With LEDGER_BACKEND=kafka the erasure is sent
+    recorded first (an erasure-requested act) if it was not yet; the erasure is
+    signed with the office key. With LEDGER_BACKEND=kafka the erasure is sent
     as an act to the intake topic and carried out by `ledger serve` (the shard's
     only writer); this command waits for its answer.
     """
+    now = datetime.now(UTC)
+    if args.at is not None and args.at > now + settings.max_clock_skew:
+        raise ConfigurationError(
+            "--at lies in the future: an erasure is carried out now or was in the past "
+            "(a future moment would judge retention by a date that has not come)")
     with open_backend(settings) as backend:
         subject_id = resolve_subject(backend, args.subject, email=args.email,
                                      phone=args.phone)
-        report = erase(backend, subject_id, request_ref=args.request_ref,
-                       channel=args.channel, at=args.at or datetime.now(UTC),
+        report = erase(backend, open_office_key(settings), subject_id, request_ref=args.request_ref,
+                       channel=args.channel, at=args.at or now,
                        wait_s=args.wait)
     if args.json:
         write_json_line(sys.stdout, report.as_dict())
@@ -77,9 +87,15 @@ def run_enforce(args: argparse.Namespace, settings: Settings) -> int:
     subject's own state first. Scopes under a legal hold are reported and kept. With
     LEDGER_BACKEND=kafka the acts are carried out by `ledger serve`.
     """
+    now = datetime.now(UTC)
+    at = args.at or now
+    # Nothing is shredded before its due date as the wall clock sees it: a future moment
+    # may plan, never destroy.
+    dry_run = args.dry_run or at > now + settings.max_clock_skew
     with open_backend(settings) as backend:
-        report = enforce_retention(backend, args.at or datetime.now(UTC), wait_s=args.wait,
-                                   progress=catch_up_progress())
+        report = enforce_retention(backend, None if dry_run else open_office_key(settings),
+                                   at, wait_s=args.wait, progress=catch_up_progress(),
+                                   dry_run=dry_run)
     code = ExitCode.PENDING if report.pending else ExitCode.OK
     if args.json:
         write_json_line(sys.stdout, report.as_dict())
@@ -88,9 +104,14 @@ def run_enforce(args: argparse.Namespace, settings: Settings) -> int:
         print(f"expired {item['scope']} of {item['subject_id']} (due {item['due_at']})")
     for item in report.held:
         print(f"kept {item['scope']} of {item['subject_id']}: {item['rule']}")
+    for item in report.planned:
+        print(f"due by then (dry run, nothing shredded): {item['scope']} of "
+              f"{item['subject_id']} (due {item['due_at']})")
     for item in report.pending:
         print(f"sent, not answered yet: {item['scope']} of {item['subject_id']} "
               "(is `ledger serve` running?)")
     print(f"{len(report.expired)} scopes shredded, {len(report.held)} kept"
-          + (f", {len(report.pending)} pending" if report.pending else ""))
+          + (f", {len(report.pending)} pending" if report.pending else "")
+          + (f"; dry run: {len(report.planned)} due by {at.isoformat()}"
+             if report.dry_run else ""))
     return code

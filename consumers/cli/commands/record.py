@@ -11,11 +11,12 @@ from typing import IO
 
 from consumers.cli.options import SubParsers, command, wait
 from consumers.cli.output import write_json_line
-from consumers.composition import open_backend
+from consumers.composition import open_backend, open_office_key
 from consumers.exit_codes import ExitCode
 from consumers.services.recording import Verdict, record_lines
 from ledger.config import Settings
 from ledger.intake.acts import act_schema
+from ledger.intake.lines import bounded_lines
 
 PROGRESS_EVERY = 1000
 
@@ -30,6 +31,10 @@ def register(commands: SubParsers) -> None:
     wait(record, 60.0)
     record.add_argument("source", nargs="?", default="-", help="file of JSON lines, or - "
                         "(default) for standard input")
+    record.add_argument("--office", action="store_true",
+                        help="sign the acts that destroy data or lift a protection with the "
+                        "office key (LEDGER_OFFICE_KEY_FILE): for the privacy office's own "
+                        "files; other senders' such acts are refused")
     command(commands, "schema", run=run_schema, codes=(ExitCode.OK,), json=False,
             help="print the JSON Schema of intake acts")
 
@@ -42,8 +47,11 @@ def run_record(args: argparse.Namespace, settings: Settings) -> int:
     """
     source = sys.stdin.buffer if args.source == "-" else open(args.source, "rb")  # noqa: SIM115
     try:
+        office = open_office_key(settings) if args.office else None
         with open_backend(settings) as backend:
-            return report(record_lines(backend, source, wait_s=args.wait),
+            # Lines read with a bounded buffer: an endless line is refused, not held.
+            return report(record_lines(backend, bounded_lines(source), wait_s=args.wait,
+                                       office=office),
                           as_json=args.json, out=sys.stdout, err=sys.stderr)
     finally:
         if source is not sys.stdin.buffer:
