@@ -32,6 +32,7 @@ KEY_CACHE_MAX_AGE_SECONDS = 30.0
 def open_backend(settings: Settings) -> Iterator[Backend]:
     """The configured backend, open; everything it opened is closed on exit."""
     if settings.backend == "kafka":
+        prepare_data_dir(settings)
         bootstrap_office_keys(settings)
         key_store = open_key_store(settings)
         try:
@@ -93,6 +94,14 @@ def open_office_key(settings: Settings) -> OfficeKey:
     """The office's signing key, for the commands the privacy office runs."""
     bootstrap_office_keys(settings)
     return OfficeKey.load(settings.office_key_path)
+
+
+def prepare_data_dir(settings: Settings) -> None:
+    """The data directory, private to its owner (0700) however it came to exist: it
+    holds the stores and, by default, the keys."""
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if settings.data_dir.stat().st_mode & 0o077:
+        settings.data_dir.chmod(0o700)
 
 
 def bootstrap_office_keys(settings: Settings) -> None:
@@ -159,8 +168,8 @@ def open_projection_store(settings: Settings, shard: int | None = None) -> Proje
 @contextmanager
 def open_ledger(settings: Settings) -> Iterator[LedgerApplication]:
     """The embedded application, with the seed policy published."""
+    prepare_data_dir(settings)
     keyring = open_office_keyring(settings)  # before the stores: a new ledger's keys
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     key_store = open_key_store(settings)
     try:
         app = LedgerApplication(load_policy(), env=event_store_env(settings),

@@ -21,6 +21,7 @@ from consumers.composition import (
     open_key_store,
     open_projection_store,
     open_shard,
+    prepare_data_dir,
 )
 from consumers.exit_codes import ExitCode
 from consumers.intake_writer import BatchReport, IntakeWriter, run_until
@@ -80,6 +81,7 @@ def serve(settings: Settings, shards: Sequence[int] | None, batch_size: int,
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    prepare_data_dir(settings)
     bootstrap_office_keys(settings)  # a new ledger's office keys, before its key store
     key_store = open_key_store(settings)
     apps, writers = [], []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import sys
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -67,8 +68,25 @@ def moment(parser: argparse.ArgumentParser, *flags: str, bare_date: BareDate,
 def who(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
     group = parser.add_mutually_exclusive_group(required=required)
     group.add_argument("subject", nargs="?", help="the subject id (UUID)")
-    group.add_argument("--email", help="find the subject by business email")
-    group.add_argument("--phone", help="find the subject by business phone")
+    group.add_argument("--email", type=identifier, metavar="EMAIL",
+                       help="find the subject by business email; - reads it from stdin, "
+                       "@FILE from a file (keeps it out of `ps` and shell history)")
+    group.add_argument("--phone", type=identifier, metavar="PHONE",
+                       help="find the subject by business phone; - or @FILE as for --email")
+
+
+def identifier(text: str) -> str:
+    """A look-up value given inline, or read from stdin (``-``) or a file (``@FILE``):
+    an email address on a command line shows in `ps` and lands in shell history."""
+    try:
+        if text == "-":
+            return sys.stdin.readline().strip()
+        if text.startswith("@"):
+            with open(text[1:], encoding="utf-8") as source:
+                return source.readline().strip()
+    except OSError as error:
+        raise argparse.ArgumentTypeError(f"cannot read {text[1:]}: {error.strerror}") from None
+    return text
 
 
 def wait(parser: argparse.ArgumentParser, default: float) -> None:
