@@ -18,6 +18,7 @@ backend). No assertions: the numbers are what this machine did.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import tempfile
@@ -83,10 +84,8 @@ KINDS: dict[str, Callable[[int], bytes]] = {
 def time_record(kind: str, count: int, data_dir: Path) -> dict[str, Any]:
     lines = [KINDS[kind](n) for n in range(count)]
     for raw in lines[:20]:  # steady state: compiled checks are built on first use
-        try:
+        with contextlib.suppress(LedgerError):
             parse_act(raw)
-        except LedgerError:
-            pass
     settings = Settings(data_dir=data_dir)
     with open_embedded(settings) as backend:
         started = time.perf_counter()
@@ -95,10 +94,8 @@ def time_record(kind: str, count: int, data_dir: Path) -> dict[str, Any]:
     rules = sorted({v.rule or v.status for v in verdicts})
     started = time.perf_counter()
     for raw in lines:
-        try:
+        with contextlib.suppress(LedgerError):
             parse_act(raw)
-        except LedgerError:
-            pass
     parsing = time.perf_counter() - started
     return {"kind": kind, "lines": count, "verdicts": rules,
             "lines_per_s": count / elapsed, "us_per_line": elapsed / count * 1e6,

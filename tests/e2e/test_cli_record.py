@@ -161,7 +161,9 @@ def _record_through_a_pipe(data_dir: Path, line_size: int) -> tuple[list[dict[st
     child = subprocess.Popen(
         [sys.executable, "-c", _MEASURED, "--data-dir", str(data_dir), "record", "--json", "-"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert child.stdin is not None and child.stdout is not None and child.stderr is not None
+    assert child.stdin is not None
+    assert child.stdout is not None
+    assert child.stderr is not None
     try:
         child.stdin.write(act(str(uuid4()), 1, **good) + b"\n")
         chunk = b"x" * (1024 * 1024)

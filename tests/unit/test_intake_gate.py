@@ -57,7 +57,8 @@ PATTERNS = sorted({pattern for _, pattern in schema_patterns()})
 
 def test_the_walk_finds_the_schema_s_patterns() -> None:
     where = [path for path, _ in schema_patterns()]
-    assert "/properties/act_id" in where and "/properties/occurred_at" in where
+    assert "/properties/act_id" in where
+    assert "/properties/occurred_at" in where
     assert any("propertyNames" in path for path in where)
     assert len(PATTERNS) >= 5
 
@@ -66,7 +67,8 @@ def test_the_walk_finds_the_schema_s_patterns() -> None:
 def test_every_pattern_is_anchored_against_a_final_newline(pattern: str) -> None:
     # ``$`` alone matches before a final "\n" in Python; ``$(?!\n)`` does not, and is
     # the same as ``$`` in ECMA-262, the dialect the schema promises upstream teams.
-    assert pattern.startswith("^") and pattern.endswith(NEWLINE_GUARD), pattern
+    assert pattern.startswith("^"), pattern
+    assert pattern.endswith(NEWLINE_GUARD), pattern
     assert "\\d" not in pattern  # Python's \d takes any Unicode digit; ECMA's only 0-9
 
 
@@ -79,7 +81,8 @@ def test_a_valid_example_with_a_final_newline_is_refused_by_every_validator(
     schema = {"type": "string", "pattern": pattern}
     fast = fastjsonschema.compile(schema)
     thorough = Draft202012Validator(schema)
-    assert re.search(pattern, example) and thorough.is_valid(example)
+    assert re.search(pattern, example)
+    assert thorough.is_valid(example)
     fast(example)
     for bad in (example + "\n", example + "\r\n", "\n" + example):
         assert not re.search(pattern, bad)
@@ -222,7 +225,8 @@ def test_a_malformed_identity_is_refused_as_invalid_value(category: str, value: 
     assert refusal.rule == "invalid-value"
     assert refusal.reason.startswith(f"values.{category}: {form}")
     assert refusal.act_id == "crm-1"
-    assert CANARY not in refusal.reason and value not in refusal.reason
+    assert CANARY not in refusal.reason
+    assert value not in refusal.reason
 
 
 @pytest.mark.parametrize(("category", "value"), [
@@ -256,7 +260,8 @@ def test_ledger_record_refuses_a_malformed_identity_and_records_the_rest(
     verdicts = list(record_lines(backend, lines, wait_s=0))
     assert [(v.status, v.rule) for v in verdicts] == [
         ("rejected", "invalid-value"), ("rejected", "invalid-value"), ("recorded", None)]
-    assert verdicts[0].reason is not None and verdicts[0].reason.startswith(
+    assert verdicts[0].reason is not None
+    assert verdicts[0].reason.startswith(
         "values.business-phone: is not a phone number")
     assert [v.act_id for v in verdicts] == ["c-1", "c-2", "c-3"]
     assert backend.find_subject("phone", "+31205550101") is not None
