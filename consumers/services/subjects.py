@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 from uuid import UUID
 
+from ledger.crypto.identity import identity_form_problem
 from ledger.errors import UnknownSubject
 
 
@@ -28,6 +29,9 @@ def resolve_subject(finder: SubjectFinder, subject: str | None = None, *,
     kind, value = ("email", email) if email else ("phone", phone)
     if value is None:
         raise UnknownSubject("name a subject: SUBJECT, --email or --phone")
+    problem = identity_form_problem(kind, value)
+    if problem is not None:
+        raise UnknownSubject(f"the {kind} given {problem}; nobody can be indexed under it")
     found = finder.find_subject(kind, value)
     if found is None:
         raise UnknownSubject(f"no subject is indexed under that {kind}")

@@ -83,6 +83,10 @@ def test_look_up_values_can_come_from_stdin_or_a_file(tmp_path: Path) -> None:
     nobody = ledger("subject", "show", "--email", "-", data_dir=data_dir, stdin=b"x@y.nl\n")
     assert nobody.returncode == 2
     assert "x@y.nl" not in nobody.stderr
+    malformed = ledger("subject", "show", "--phone", "n/a", data_dir=data_dir)
+    assert malformed.returncode == 2, malformed.stderr
+    assert "not a phone number" in malformed.stderr
+    assert "Traceback" not in malformed.stderr
 
 
 def test_control_characters_in_values_are_escaped_for_people(tmp_path: Path) -> None:
