@@ -47,7 +47,7 @@ def test_everything_in_the_data_directory_is_private_whatever_the_umask(
     result = subprocess.run(
         [sys.executable, "-m", "consumers.cli", "--data-dir", str(data_dir), "record", "-"],
         input=collect(str(uuid4())), capture_output=True, timeout=120, check=False,
-        preexec_fn=lambda: os.umask(0o022),  # noqa: PLW1509 - the point of the test
+        preexec_fn=lambda: os.umask(0o022),
     )
     assert result.returncode == 0, result.stderr
     shown = ledger("registers", "--json", data_dir=data_dir)  # projections too
