@@ -148,7 +148,8 @@ def run(count: int, batch_size: int, rounds: int, workload: str) -> dict[str, An
         tag = uuid.uuid4().hex[:8]
         kafka = KafkaSettings(bootstrap_servers=bootstrap, ledger_topic=f"bench-ledger-{tag}",
                               intake_topic=f"bench-intake-{tag}",
-                              rejected_topic=f"bench-rejected-{tag}", partitions=1)
+                              rejected_topic=f"bench-rejected-{tag}",
+                              parked_topic=f"bench-parked-{tag}", partitions=1)
         settings = Settings(backend="kafka", data_dir=Path(data), kafka=kafka)
         ensure_topics(bootstrap, required_topic_specs(kafka))
 

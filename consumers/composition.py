@@ -8,18 +8,23 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import partial
 
+from consumers.access.log import AccessLog
 from consumers.backends.embedded import EmbeddedBackend
 from consumers.backends.kafka import KafkaBackend
 from consumers.services.keys import add_office_key
 from consumers.services.ports import Backend
+from consumers.web.tokens import SQLiteTokenStore, TokenStore
 from ledger.application import LedgerApplication
 from ledger.config import Settings
+from ledger.crypto.binding import StoreSide
 from ledger.crypto.key_cache import CachingKeyStore
+from ledger.crypto.key_store_sql import SQLKeyStore
 from ledger.crypto.key_store_sqlite import SQLiteKeyStore
 from ledger.crypto.keys import KeyStore
 from ledger.crypto.master_key import master_key_from_settings
 from ledger.crypto.office_signing import OfficeKey, OfficeKeyring
 from ledger.errors import ConfigurationError
+from ledger.persistence.event_store_binding import bind_event_store, read_event_store
 from ledger.policy import load_policy, seed_policy_text
 from projections.sqlite_store import SQLiteProjectionStore
 from projections.store import ProjectionStore
@@ -124,14 +129,24 @@ def bootstrap_office_keys(settings: Settings) -> None:
             raise
 
 
-def open_key_store(settings: Settings) -> KeyStore:
+def open_key_store(settings: Settings, *, event_store: StoreSide | None = None) -> KeyStore:
+    """The configured key store; with ``event_store``, only as that event store's
+    (``ledger.crypto.binding``: a missing, empty or foreign one is ``KeyStoreMismatch``)."""
     master = master_key_from_settings(settings)
+    inner: SQLKeyStore
     if settings.postgres_dsn:
         from ledger.crypto.key_store_postgres import PostgresKeyStore  # noqa: PLC0415 - optional extra
 
-        inner: KeyStore = PostgresKeyStore(settings.postgres_dsn, master)
+        inner = PostgresKeyStore(settings.postgres_dsn, master, event_store=event_store)
     else:
-        inner = SQLiteKeyStore(settings.key_store_path, master)
+        inner = SQLiteKeyStore(settings.key_store_path, master, event_store=event_store)
+    bound = inner.ledger_id  # with event_store, always set: settled by the open
+    if event_store is not None and bound is not None and bound != event_store.ledger_id:
+        try:  # the key store is bound already: now the event store, before any act
+            bind_event_store(settings.event_store_path, bound)
+        except BaseException:
+            inner.close()
+            raise
     # Bounded in age as well as size: another process (`ledger erase`, the retention
     # enforcer) may shred a key, and a stale cached key must not outlive that for long.
     return CachingKeyStore(inner, max_age=KEY_CACHE_MAX_AGE_SECONDS)
@@ -170,7 +185,9 @@ def open_ledger(settings: Settings) -> Iterator[LedgerApplication]:
     """The embedded application, with the seed policy published."""
     prepare_data_dir(settings)
     keyring = open_office_keyring(settings)  # before the stores: a new ledger's keys
-    key_store = open_key_store(settings)
+    # Bound to each other: key loss must never read as erasure (ledger.crypto.binding).
+    key_store = open_key_store(settings,
+                               event_store=read_event_store(settings.event_store_path))
     try:
         app = LedgerApplication(load_policy(), env=event_store_env(settings),
                                 key_store=key_store, office_keyring=keyring,
@@ -183,3 +200,20 @@ def open_ledger(settings: Settings) -> Iterator[LedgerApplication]:
             app.close()
     finally:
         key_store.close()
+
+
+def open_access_log(settings: Settings) -> AccessLog:
+    """Who looked at whose values: its own file, apart from the values (0600)."""
+    prepare_data_dir(settings)
+    return AccessLog(settings.data_dir / "access-log.sqlite")
+
+
+def open_token_store(settings: Settings) -> TokenStore:
+    """The web console's tokens (hashes only): in PostgreSQL when LEDGER_POSTGRES_DSN is
+    set (shared by every console host), else a SQLite file in the data directory."""
+    if settings.postgres_dsn:
+        from consumers.web.token_store_postgres import PostgresTokenStore  # noqa: PLC0415 - optional extra
+
+        return PostgresTokenStore(settings.postgres_dsn)
+    prepare_data_dir(settings)
+    return SQLiteTokenStore(settings.data_dir / "tokens.sqlite")

@@ -35,5 +35,6 @@ def describe(codes: tuple[ExitCode, ...]) -> str:
     """The exit-code paragraph of a command's ``--help``."""
     return "exit codes: " + "; ".join(f"{int(code)} {MEANINGS[code]}" for code in codes)
 
-# What any command can return: done, a mistake in the call, a failure.
-COMMON = (ExitCode.OK, ExitCode.USAGE, ExitCode.FAILED)
+# What any command can return: done, a mistake in the call, a failure, and stores that
+# do not verify (a lost key, a key store that is not the event store's).
+COMMON = (ExitCode.OK, ExitCode.USAGE, ExitCode.FAILED, ExitCode.INTEGRITY)

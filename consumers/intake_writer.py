@@ -12,14 +12,30 @@ intake partition P and, in ONE Kafka transaction:
 
 A failure anywhere aborts the transaction and the batch is read again from its first
 offset: nothing is half-applied, nothing accepted is lost, nothing is recorded twice.
+
+Only a refusal that would be the same on a retry (``ledger.refusals.is_refusal``: a
+policy rule, a malformed act, an unknown subject, an act id taken) goes to the rejected
+topic. Anything else that goes wrong with an act (the key store gone, a version
+conflict, a bug) aborts the batch, and the writer stops (crash-only, see ``run_until``).
+
+A poison act, one that fails the same way on every try, must neither stall the shard
+for ever nor vanish. Each failure of an act is counted, durably and fenced like any
+commit: a small transaction of its own commits the intake offset the batch started at
+(unchanged) with the failing act's offset and count in the offset's metadata, so the
+count survives the restart. Once an act has failed ``PARK_AFTER_FAILURES`` times, the
+next writer does not try it again: it parks it (the parked topic gets its intake
+coordinates, act id, rule and error type, never a value) inside the batch transaction
+and goes on. An operator re-drives it from the intake topic (README, "On Kafka").
+Faults of the infrastructure (``is_infrastructure_fault``) are not counted: they say
+nothing about the act, and the shard waits for them to clear.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 from kafka import KafkaConsumer, TopicPartition
@@ -32,9 +48,11 @@ from ledger.errors import BrokerError, DuplicateAct, InvalidAct
 from ledger.intake.acts import IntakeAct, apply_act, parse_act
 from ledger.kafka.partitioning import shard_of
 from ledger.kafka.recorder import KafkaApplicationRecorder
-from ledger.refusals import Refusal, refusal_of
+from ledger.refusals import Refusal, is_infrastructure_fault, is_refusal, refusal_of
 
 INTAKE_GROUP = "personal-data-ledger-intake"
+# How many times an act may make its batch fail before the writer parks it.
+PARK_AFTER_FAILURES = 3
 
 
 @dataclass
@@ -43,14 +61,74 @@ class BatchReport:
     recorded: int = 0
     duplicate: int = 0
     rejected: int = 0
+    parked: int = 0
     last_offset: int | None = None
     reasons: dict[str, int] = field(default_factory=dict)
+    parked_offsets: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An act that made its batch fail: its intake offset, how many times so far, and
+    the error's rule and type (never its message, which may quote the act)."""
+
+    offset: int
+    failures: int
+    rule: str
+    error: str
+
+
+@dataclass(frozen=True)
+class FailureCounts:
+    """The acts that made a batch fail, by intake offset, until a commit passes them.
+
+    Kept in the metadata of the committed intake offset, so a restarted writer (a new
+    process) knows them. Bounded, to stay far below the broker's 4 KiB metadata limit:
+    beyond ``LIMIT`` the least counted go first, so an act close to parking keeps its
+    count.
+    """
+
+    by_offset: Mapping[int, Failure] = field(default_factory=dict)
+    LIMIT: ClassVar[int] = 16
+
+    def of(self, offset: int) -> Failure | None:
+        return self.by_offset.get(offset)
+
+    def counted(self, offset: int, error: Exception) -> FailureCounts:
+        """These counts with one more failure of the act at ``offset``."""
+        before = self.by_offset.get(offset)
+        failure = Failure(offset, before.failures + 1 if before else 1,
+                          refusal_of(error).rule, type(error).__name__)
+        others = sorted((f for f in self.by_offset.values() if f.offset != offset),
+                        key=lambda f: (-f.failures, f.offset))[:self.LIMIT - 1]
+        return FailureCounts({f.offset: f for f in [*others, failure]})
+
+    def beyond(self, next_offset: int) -> FailureCounts:
+        """The counts a commit up to ``next_offset`` keeps: those of acts after it."""
+        return FailureCounts({o: f for o, f in self.by_offset.items() if o >= next_offset})
+
+    def metadata(self) -> str:
+        if not self.by_offset:
+            return ""
+        return orjson.dumps({"failing": [
+            {"offset": f.offset, "failures": f.failures, "rule": f.rule, "error": f.error}
+            for f in sorted(self.by_offset.values(), key=lambda f: f.offset)]}).decode()
+
+    @classmethod
+    def from_metadata(cls, text: str | None) -> FailureCounts:
+        try:
+            failing = orjson.loads(text or "null")["failing"]
+            failures = [Failure(int(f["offset"]), int(f["failures"]), str(f["rule"]),
+                                str(f["error"])) for f in failing]
+        except (orjson.JSONDecodeError, TypeError, KeyError, ValueError):
+            return cls()  # none, or not ours: nothing counted yet
+        return cls({f.offset: f for f in failures})
 
 
 class IntakeWriter:
     def __init__(
         self, app: LedgerApplication, settings: KafkaSettings, shard: int, *,
-        batch_size: int = 500, poll_ms: int = 500,
+        batch_size: int = 500, poll_ms: int = 500, park_after: int = PARK_AFTER_FAILURES,
     ) -> None:
         if not isinstance(app.recorder, KafkaApplicationRecorder):
             raise BrokerError("the intake writer needs the Kafka persistence module")
@@ -60,6 +138,11 @@ class IntakeWriter:
         self.shard = shard
         self.batch_size = batch_size
         self.poll_ms = poll_ms
+        self.park_after = park_after
+        # The acts that made a batch fail, as last committed, and the one that made the
+        # last batch of this writer fail (None: it did not, or not through its act).
+        self.failures = FailureCounts()
+        self.last_failure: Failure | None = None
         self.intake = TopicPartition(settings.intake_topic, shard)
         self.consumer = self._connect()
         self.recorder.claim()  # fence any earlier writer first, then read where it ended
@@ -72,23 +155,37 @@ class IntakeWriter:
         if not records:
             return report
         first_offset = records[0].offset
+        handling: Any = None  # the record being handled, while one is
         self.recorder.begin_batch()  # 1. open the transaction
         try:
-            # 2. acts -> events or rejections, inside it. New keys commit when this
-            # block ends, before step 4: no event may reach readers ahead of its key.
+            # 2. acts -> events, rejections or parked acts, inside it. New keys commit
+            # when this block ends, before step 4: no event may reach readers ahead of
+            # its key.
             with self._key_batch():
-                for record in records:
-                    self._handle(record, report)
-            next_offset = records[-1].offset + 1
+                for handling in records:
+                    if self._handle(handling, report) == "parked":
+                        break  # commit right after it: its count goes with the commit
+                last, handling = handling, None
+            next_offset = last.offset + 1
+            kept = self.failures.beyond(next_offset)
             self.recorder.send_offsets(  # 3. the intake offsets, inside it
-                {self.intake: OffsetAndMetadata(next_offset, "", -1)}, INTAKE_GROUP)
+                {self.intake: OffsetAndMetadata(next_offset, kept.metadata(), -1)},
+                INTAKE_GROUP)
             self.recorder.commit_batch()  # 4. all of it, or none of it
-        except BaseException:
-            self._abort_quietly()
+        except BaseException as error:
+            self.last_failure = None
+            aborted = self._abort_quietly()
             # Its acts were not recorded: a restarted writer reads the batch again.
             self.consumer.seek(self.intake, first_offset)
+            if (aborted and handling is not None and isinstance(error, Exception)
+                    and not is_infrastructure_fault(error)):
+                self._count_failure(first_offset, handling.offset, error)
             raise
-        report.last_offset = records[-1].offset
+        self.failures = kept
+        if last is not records[-1]:
+            self.consumer.seek(self.intake, next_offset)  # the rest is the next batch's
+            report.read = records.index(last) + 1
+        report.last_offset = last.offset
         return report
 
     def close(self) -> None:
@@ -98,7 +195,12 @@ class IntakeWriter:
         store = self.app.key_store
         return store.batch() if store is not None else contextlib.nullcontext()
 
-    def _handle(self, record: Any, report: BatchReport) -> None:
+    def _handle(self, record: Any, report: BatchReport) -> str:
+        """What became of the act: recorded, duplicate, rejected or parked."""
+        failure = self.failures.of(record.offset)
+        if failure is not None and failure.failures >= self.park_after:
+            self._park(record, failure, report)
+            return "parked"
         act: IntakeAct | None = None
         try:
             act = parse_act(record.value)
@@ -106,14 +208,17 @@ class IntakeWriter:
             apply_act(self.app, act)
         except DuplicateAct:
             report.duplicate += 1
-        except BrokerError:
-            raise  # the transaction is in doubt: abort and read the batch again
-        except Exception as error:  # noqa: BLE001 - one act's fault must not stop the shard
-            # The same rule and reason `ledger record` gives on the embedded backend; an
-            # unexpected error is kept as its type only (its message may quote input).
+            return "duplicate"
+        except Exception as error:
+            if not is_refusal(error):
+                # Not a verdict on the act: a retry may go otherwise. Abort the batch so
+                # it is read again; a committed rejection would lose the act for good.
+                raise
+            # The same rule and reason `ledger record` gives on the embedded backend.
             self._reject(record, act, refusal_of(error), report)
-        else:
-            report.recorded += 1
+            return "rejected"
+        report.recorded += 1
+        return "recorded"
 
     def _check_shard(self, act: IntakeAct) -> None:
         # The single-writer guarantee holds only if the subject's events land in the
@@ -140,6 +245,55 @@ class IntakeWriter:
         self.recorder.produce(self.settings.rejected_topic, key, orjson.dumps(document),
                               [("rule", refusal.rule.encode())])
 
+    def _park(self, record: Any, failure: Failure, report: BatchReport) -> None:
+        """Sets aside an act that failed ``failure.failures`` times, by its intake
+        coordinates: the act's text stays on the intake topic (while it is retained) for
+        an operator to re-drive, and is never copied here."""
+        act_id: str | None = None
+        subject_id: str | None = None
+        act_type: str | None = None
+        try:
+            act = parse_act(record.value)
+            act_id, subject_id, act_type = act.context.act_id, str(act.subject_id), act.type
+        except Exception as error:  # noqa: BLE001 - unreadable is fine: coordinates suffice
+            act_id = refusal_of(error).act_id
+        report.parked += 1
+        report.parked_offsets.append(record.offset)
+        document = {
+            "intake": {"topic": record.topic, "partition": record.partition,
+                       "offset": record.offset},
+            "act_id": act_id,
+            "type": act_type,
+            "subject_id": subject_id,
+            "rule": failure.rule,
+            "error": failure.error,
+            "failures": failure.failures,
+            "reason": f"failed {failure.failures} times ({failure.error}); parked so the "
+                      "shard goes on: re-drive it from the intake topic once fixed",
+        }
+        self.recorder.produce(self.settings.parked_topic,
+                              subject_id.encode() if subject_id else None,
+                              orjson.dumps(document), [("rule", failure.rule.encode())],
+                              partition=self.shard)
+
+    def _count_failure(self, first_offset: int, offset: int, error: Exception) -> None:
+        """Commits, in a transaction of its own and fenced like any, that the act at
+        ``offset`` made its batch fail once more; the intake offset stays at the batch's
+        first, so the batch is read again. If this commit fails too, the failure goes
+        uncounted: the act gets another try, never an early parking."""
+        counts = self.failures.beyond(first_offset).counted(offset, error)
+        try:
+            self.recorder.begin_batch()
+            self.recorder.send_offsets(
+                {self.intake: OffsetAndMetadata(first_offset, counts.metadata(), -1)},
+                INTAKE_GROUP)
+            self.recorder.commit_batch()
+        except BrokerError:
+            self._abort_quietly()
+            return
+        self.failures = counts
+        self.last_failure = counts.of(offset)
+
     def _poll(self) -> list[Any]:
         try:
             batches = self.consumer.poll(timeout_ms=self.poll_ms, max_records=self.batch_size)
@@ -148,10 +302,14 @@ class IntakeWriter:
                               f"{type(error).__name__}") from error
         return [r for records in batches.values() for r in records]
 
-    def _abort_quietly(self) -> None:
-        # Fenced or stuck: the next begin_batch starts a new producer.
-        with contextlib.suppress(BrokerError):
+    def _abort_quietly(self) -> bool:
+        """Aborts the open batch; False if that failed too (fenced or stuck: the next
+        begin_batch would start a new producer, which only a restart may do)."""
+        try:
             self.recorder.abort_batch()
+        except BrokerError:
+            return False
+        return True
 
     def _connect(self) -> KafkaConsumer:
         try:
@@ -169,11 +327,16 @@ class IntakeWriter:
         return consumer
 
     def _resume_from_committed(self) -> None:
-        committed = self.consumer.committed(self.intake)
+        try:
+            committed = self.consumer.committed(self.intake, metadata=True)
+        except KafkaError as error:
+            raise BrokerError(f"cannot read the committed intake offset of shard "
+                              f"{self.shard}: {type(error).__name__}") from error
         if committed is None:
             self.consumer.seek_to_beginning(self.intake)
-        else:
-            self.consumer.seek(self.intake, committed)
+            return
+        self.consumer.seek(self.intake, committed.offset)
+        self.failures = FailureCounts.from_metadata(committed.metadata).beyond(committed.offset)
 
 
 def run_until(writers: list[IntakeWriter], should_stop: Callable[[], bool],

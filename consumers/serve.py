@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 import time
+import traceback
 from collections.abc import Sequence
 from types import FrameType
 from typing import IO
@@ -28,9 +29,10 @@ from consumers.intake_writer import BatchReport, IntakeWriter, run_until
 from consumers.projection_runner import catch_up, projector_for
 from ledger.application import LedgerApplication
 from ledger.config import Settings
-from ledger.errors import BrokerError, ConfigurationError
+from ledger.errors import BrokerError, ConfigurationError, LedgerError
 from ledger.kafka.admin import ensure_topics, required_topic_specs
 from ledger.kafka.transactions import WriterFenced
+from ledger.refusals import refusal_of
 from projections.errors import ProjectionError
 from projections.projector import Projector
 from projections.store import ProjectionStore
@@ -64,6 +66,42 @@ class ShardProjections:
     def close(self) -> None:
         for _, _, store in self._shards.values():
             store.close()
+
+
+def _report_batch(out: IO[str] | None, err: IO[str], shard: int, report: BatchReport, *,
+                  projected: int, parked_topic: str) -> None:
+    """A --json line on ``out`` if given, else a line on ``err``; and a warning on
+    ``err`` for each act parked."""
+    if out is not None:
+        line: dict[str, object] = {
+            "shard": shard, "read": report.read, "recorded": report.recorded,
+            "duplicate": report.duplicate, "rejected": report.rejected,
+            "parked": report.parked, "offset": report.last_offset, "projected": projected}
+        if report.parked:
+            line["parked_offsets"] = report.parked_offsets
+        out.write(orjson.dumps(line).decode() + "\n")
+        out.flush()
+    else:
+        err.write(f"shard {shard}: {report.recorded} recorded, {report.duplicate} "
+                  f"duplicate, {report.rejected} rejected, {report.parked} parked "
+                  f"(offset {report.last_offset}; projected to {projected})\n")
+    for offset in report.parked_offsets:
+        err.write(f"shard {shard}: parked the act at intake offset {offset}, which failed "
+                  f"every try, on {parked_topic}; re-drive it from the "
+                  "intake topic once its cause is fixed\n")
+    err.flush()
+
+
+def _report_act_failure(err: IO[str], writers: Sequence[IntakeWriter]) -> None:
+    """Which act made the batch fail, if one did, and how often it has so far."""
+    for writer in writers:
+        failure = writer.last_failure
+        if failure is not None:
+            then = ("it is parked when next read" if failure.failures >= writer.park_after
+                    else f"it is parked after {writer.park_after}")
+            err.write(f"shard {writer.shard}: the act at intake offset {failure.offset} "
+                      f"failed ({failure.error}), {failure.failures} time(s) so far; {then}\n")
+    err.flush()
 
 
 def serve(settings: Settings, shards: Sequence[int] | None, batch_size: int,
@@ -100,17 +138,8 @@ def serve(settings: Settings, shards: Sequence[int] | None, batch_size: int,
         def on_batch(shard: int, report: BatchReport) -> None:
             last_work["at"] = time.monotonic()
             projected = projections.catch_up(shard)
-            line = {"shard": shard, "read": report.read, "recorded": report.recorded,
-                    "duplicate": report.duplicate, "rejected": report.rejected,
-                    "offset": report.last_offset, "projected": projected}
-            if as_json:
-                out.write(orjson.dumps(line).decode() + "\n")
-                out.flush()
-            else:
-                err.write(f"shard {shard}: {report.recorded} recorded, {report.duplicate} "
-                          f"duplicate, {report.rejected} rejected (offset {report.last_offset}; "
-                          f"projected to {projected})\n")
-                err.flush()
+            _report_batch(out if as_json else None, err, shard, report, projected=projected,
+                          parked_topic=settings.kafka.parked_topic)
 
         def should_stop() -> bool:
             idle = max_idle_s is not None and time.monotonic() - last_work["at"] > max_idle_s
@@ -124,6 +153,19 @@ def serve(settings: Settings, shards: Sequence[int] | None, batch_size: int,
         except BrokerError as error:
             err.write(f"stopping: {error}; the batch in flight was aborted. Restart "
                       "`ledger serve` (under a supervisor): it resumes at the last commit\n")
+            return ExitCode.FAILED
+        except Exception as error:
+            # An act failed other than by a refusal, or a store did: the batch was aborted
+            # and is read again at the restart. The ledger's own errors go on to the
+            # command line (their messages name no value; key loss exits 5); of an
+            # unexpected one, never its message (it may quote an act), but where it was.
+            _report_act_failure(err, writers)
+            if isinstance(error, LedgerError):
+                raise
+            err.write("".join(traceback.format_tb(error.__traceback__)))
+            err.write(f"stopping: {refusal_of(error).rule}: {type(error).__name__}; the "
+                      "batch in flight was aborted. Restart `ledger serve` (under a "
+                      "supervisor): it reads the batch again\n")
             return ExitCode.FAILED
     finally:
         for writer in writers:

@@ -9,6 +9,7 @@ in between leaves a retryable request, never a false record.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -17,14 +18,23 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Mapper, Transcoder
 from eventsourcing.utils import get_topic
 
+from ledger.crypto.act_digest import act_digest, same_digest
 from ledger.crypto.office_signing import OfficeKeyring
-from ledger.domain.acts import ActContext
+from ledger.domain.acts import ActContext, ActDigest
 from ledger.domain.events import SubjectEvent
 from ledger.domain.policy import Policy
 from ledger.domain.policy_register import POLICY_REGISTER_ID, PolicyRegister
-from ledger.domain.retention import ErasurePlan, retention_due
+from ledger.domain.retention import ErasurePlan, held_scopes, retention_due
+from ledger.domain.state import RecordedAct
 from ledger.domain.subject import DataSubject
-from ledger.errors import ConflictingWrite, DuplicateAct, PolicyViolation, UnknownSubject
+from ledger.errors import (
+    ActIdConflict,
+    ConflictingWrite,
+    DuplicateAct,
+    KeyMissing,
+    PolicyViolation,
+    UnknownSubject,
+)
 from ledger.persistence.encrypting_mapper import EncryptingMapper
 from ledger.persistence.transcoder import ledger_transcoder
 from ledger.time_gate import DEFAULT_MAX_FUTURE_SKEW, TimeGate, utc_now
@@ -133,9 +143,9 @@ class LedgerApplication(Application[UUID]):
         self, subject_id: UUID, act: ActContext, *, purpose: str, values: Mapping[str, str],
         source_system: str, legal_basis: str, controller: str | None = None,
     ) -> None:
-        def collect(subject: DataSubject) -> None:
+        def collect(subject: DataSubject, recorded: ActContext) -> None:
             subject.collect(
-                self.policy, act, purpose=purpose, values=values,
+                self.policy, recorded, purpose=purpose, values=values,
                 source_system=source_system, legal_basis=legal_basis, controller=controller,
             )
             # Bound only once the act passed the rules; binding is idempotent, so a failed
@@ -148,16 +158,16 @@ class LedgerApplication(Application[UUID]):
         self, subject_id: UUID, act: ActContext, *, purpose: str, operation: str,
         categories: Sequence[str],
     ) -> None:
-        self._act(subject_id, act, lambda s: s.process(
-            self.policy, act, purpose=purpose, operation=operation, categories=categories
+        self._act(subject_id, act, lambda s, a: s.process(
+            self.policy, a, purpose=purpose, operation=operation, categories=categories
         ))
 
     def record_sharing(
         self, subject_id: UUID, act: ActContext, *, purpose: str, recipient: str,
         recipient_kind: str, ground: str, categories: Sequence[str],
     ) -> None:
-        self._act(subject_id, act, lambda s: s.share(
-            self.policy, act, purpose=purpose, recipient=recipient,
+        self._act(subject_id, act, lambda s, a: s.share(
+            self.policy, a, purpose=purpose, recipient=recipient,
             recipient_kind=recipient_kind, ground=ground, categories=categories,
         ))
 
@@ -166,8 +176,8 @@ class LedgerApplication(Application[UUID]):
         notice_version: str, proof_ref: str,
     ) -> None:
         # Consent may come before any data (a cookie banner, a demo form's checkbox).
-        self._act(subject_id, act, lambda s: s.give_consent(
-            self.policy, act, purpose=purpose, channel=channel,
+        self._act(subject_id, act, lambda s, a: s.give_consent(
+            self.policy, a, purpose=purpose, channel=channel,
             notice_version=notice_version, proof_ref=proof_ref,
         ), may_register=True)
 
@@ -175,67 +185,67 @@ class LedgerApplication(Application[UUID]):
         self, subject_id: UUID, act: ActContext, *, purpose: str, channel: str,
         proof_ref: str,
     ) -> None:
-        self._act(subject_id, act, lambda s: s.withdraw_consent(
-            self.policy, act, purpose=purpose, channel=channel, proof_ref=proof_ref
+        self._act(subject_id, act, lambda s, a: s.withdraw_consent(
+            self.policy, a, purpose=purpose, channel=channel, proof_ref=proof_ref
         ))
 
     def object_to_processing(
         self, subject_id: UUID, act: ActContext, *, ground: str, purpose: str | None,
         channel: str,
     ) -> None:
-        self._act(subject_id, act, lambda s: s.object(
-            self.policy, act, ground=ground, purpose=purpose, channel=channel
+        self._act(subject_id, act, lambda s, a: s.object(
+            self.policy, a, ground=ground, purpose=purpose, channel=channel
         ))
 
     def restrict_processing(
         self, subject_id: UUID, act: ActContext, *, request_ref: str, reason: str,
         scope: str | None = None,
     ) -> None:
-        self._act(subject_id, act, lambda s: s.restrict(
-            self.policy, act, request_ref=request_ref, reason=reason, scope=scope
+        self._act(subject_id, act, lambda s, a: s.restrict(
+            self.policy, a, request_ref=request_ref, reason=reason, scope=scope
         ))
 
     def lift_restriction(self, subject_id: UUID, act: ActContext, *, request_ref: str) -> None:
-        self._act(subject_id, act, lambda s: s.lift_restriction(
-            self.policy, act, request_ref=request_ref
+        self._act(subject_id, act, lambda s, a: s.lift_restriction(
+            self.policy, a, request_ref=request_ref
         ))
 
     def rectify_data(
         self, subject_id: UUID, act: ActContext, *, purpose: str, values: Mapping[str, str],
         request_ref: str,
     ) -> None:
-        self._act(subject_id, act, lambda s: s.rectify(
-            self.policy, act, purpose=purpose, values=values, request_ref=request_ref
+        self._act(subject_id, act, lambda s, a: s.rectify(
+            self.policy, a, purpose=purpose, values=values, request_ref=request_ref
         ))
 
     def request_access(
         self, subject_id: UUID, act: ActContext, *, request_ref: str, channel: str
     ) -> None:
-        self._act(subject_id, act, lambda s: s.request_access(
-            self.policy, act, request_ref=request_ref, channel=channel
+        self._act(subject_id, act, lambda s, a: s.request_access(
+            self.policy, a, request_ref=request_ref, channel=channel
         ))
 
     def fulfil_access(
         self, subject_id: UUID, act: ActContext, *, request_ref: str, export_ref: str
     ) -> None:
-        self._act(subject_id, act, lambda s: s.fulfil_access(
-            self.policy, act, request_ref=request_ref, export_ref=export_ref
+        self._act(subject_id, act, lambda s, a: s.fulfil_access(
+            self.policy, a, request_ref=request_ref, export_ref=export_ref
         ))
 
     def extend_request_deadline(
         self, subject_id: UUID, act: ActContext, *, request_ref: str, extended_by_months: int,
         reason_code: str,
     ) -> None:
-        self._act(subject_id, act, lambda s: s.extend_request_deadline(
-            self.policy, act, request_ref=request_ref, extended_by_months=extended_by_months,
+        self._act(subject_id, act, lambda s, a: s.extend_request_deadline(
+            self.policy, a, request_ref=request_ref, extended_by_months=extended_by_months,
             reason_code=reason_code,
         ))
 
     def request_erasure(
         self, subject_id: UUID, act: ActContext, *, request_ref: str, channel: str
     ) -> None:
-        self._act(subject_id, act, lambda s: s.request_erasure(
-            self.policy, act, request_ref=request_ref, channel=channel
+        self._act(subject_id, act, lambda s, a: s.request_erasure(
+            self.policy, a, request_ref=request_ref, channel=channel
         ))
 
     def carry_out_erasure(
@@ -245,17 +255,28 @@ class LedgerApplication(Application[UUID]):
 
         The request is checked first, then the keys are destroyed, then the events are
         saved: a failure before the save leaves the request open and the retry finds the
-        same plan (the fence supplies the ids of keys already destroyed).
+        same plan (the fence supplies the ids of keys already destroyed). The key of the
+        act digests goes too unless the plan keeps its scope, even when nothing is held
+        under it: no digest of an act outlives the erasure of the act's values.
         """
         self.time_gate.check(act)
         subject = self.subject(subject_id)
+        self._check_act_id(subject, act)
         subject.check_erasure_request(request_ref)  # nothing is destroyed for a bad ref
         # What the law keeps is judged at the act's moment or the wall clock's, whichever
         # is earlier: an act dated ahead cannot make fiscal records due today.
         plan = subject.erasure_plan(self.policy, self._destruction_moment(act))
+        digest_scope = self._digest_scope()
+        shreds_digests = digest_scope is not None and digest_scope not in plan.keep
+        # An act that shreds the digest key is recorded without a digest (it would be
+        # behind the fence at once); its id alone identifies it, as after any shred.
+        recorded = act if shreds_digests else self._digested(subject_id, act)
         destroyed = self._destroy_keys(subject_id, sorted(plan.shred))
+        if shreds_digests and digest_scope not in plan.shred:
+            self._destroy_digest_key(subject_id)
         subject.complete_erasure(
-            self.policy, act, request_ref=request_ref, plan=plan, destroyed_key_ids=destroyed
+            self.policy, recorded, request_ref=request_ref, plan=plan,
+            destroyed_key_ids=destroyed,
         )
         self._save(subject)
         return plan
@@ -263,66 +284,128 @@ class LedgerApplication(Application[UUID]):
     def expire_retention(self, subject_id: UUID, act: ActContext, *, scope: str) -> None:
         self.time_gate.check(act)
         subject = self.subject(subject_id)
+        self._check_act_id(subject, act)
         due_at = retention_due(self.policy, subject.state).get(scope)
         if due_at is None:
             raise PolicyViolation("retention-not-due", f"scope {scope!r} has no due date yet")
         # Before any key is destroyed, and against the wall clock too: nothing is shredded
         # before its due date, whatever date the act claims.
         subject.check_expiry(scope, due_at, self._destruction_moment(act))
+        # The digest key goes with its own scope, and with the last scope held besides
+        # it (nothing is held under it then): no digest outlives the values it covers.
+        digest_scope = self._digest_scope()
+        shreds_digests = digest_scope is not None and (
+            digest_scope == scope or digest_scope not in held_scopes(subject.state))
+        recorded = act if shreds_digests else self._digested(subject_id, act)
         destroyed = self._destroy_keys(subject_id, [scope])
+        if shreds_digests and digest_scope != scope:
+            self._destroy_digest_key(subject_id)
         subject.expire_retention(
-            self.policy, act, scope=scope, due_at=due_at, destroyed_key_ids=destroyed
+            self.policy, recorded, scope=scope, due_at=due_at, destroyed_key_ids=destroyed
         )
         self._save(subject)
 
     def end_contract(self, subject_id: UUID, act: ActContext, *, purpose: str) -> None:
-        self._act(subject_id, act, lambda s: s.end_contract(self.policy, act, purpose=purpose))
+        self._act(subject_id, act, lambda s, a: s.end_contract(self.policy, a, purpose=purpose))
 
     def fulfil_purpose(self, subject_id: UUID, act: ActContext, *, purpose: str) -> None:
-        self._act(subject_id, act, lambda s: s.fulfil_purpose(
-            self.policy, act, purpose=purpose
+        self._act(subject_id, act, lambda s, a: s.fulfil_purpose(
+            self.policy, a, purpose=purpose
         ))
 
     def place_legal_hold(
         self, subject_id: UUID, act: ActContext, *, hold_ref: str, reason: str,
         scopes: Sequence[str],
     ) -> None:
-        self._act(subject_id, act, lambda s: s.place_legal_hold(
-            self.policy, act, hold_ref=hold_ref, reason=reason, scopes=scopes
+        self._act(subject_id, act, lambda s, a: s.place_legal_hold(
+            self.policy, a, hold_ref=hold_ref, reason=reason, scopes=scopes
         ))
 
     def release_legal_hold(self, subject_id: UUID, act: ActContext, *, hold_ref: str) -> None:
-        self._act(subject_id, act, lambda s: s.release_legal_hold(
-            self.policy, act, hold_ref=hold_ref
+        self._act(subject_id, act, lambda s, a: s.release_legal_hold(
+            self.policy, a, hold_ref=hold_ref
         ))
 
     def transfer_controller(
         self, subject_id: UUID, act: ActContext, *, new_controller: str, transfer_kind: str,
         purposes: Sequence[str],
     ) -> None:
-        self._act(subject_id, act, lambda s: s.transfer_controller(
-            self.policy, act, new_controller=new_controller, transfer_kind=transfer_kind,
+        self._act(subject_id, act, lambda s, a: s.transfer_controller(
+            self.policy, a, new_controller=new_controller, transfer_kind=transfer_kind,
             purposes=purposes,
         ))
 
     # -- plumbing ----------------------------------------------------------------------
 
     def _act(
-        self, subject_id: UUID, act: ActContext, command: Callable[[DataSubject], None],
-        *, may_register: bool = False,
+        self, subject_id: UUID, act: ActContext,
+        command: Callable[[DataSubject, ActContext], None], *, may_register: bool = False,
     ) -> None:
+        """Runs ``command`` on the subject with the act as it is recorded (its digest
+        made), and saves; a re-delivery or another act under a recorded id stops first."""
         self.time_gate.check(act)
         try:
             subject = self.subject(subject_id)
         except UnknownSubject:
             if not may_register:
                 raise
+            act = self._digested(subject_id, act)
             subject = DataSubject.register(subject_id, self.policy, act)
         else:
-            if subject.has_recorded(act):
-                raise DuplicateAct(f"act {act.act_id} is already recorded for {subject_id}")
-        command(subject)
+            self._check_act_id(subject, act)
+            act = self._digested(subject_id, act)
+        command(subject, act)
         self._save(subject)
+
+    # -- one act per act id ----------------------------------------------------------
+
+    def _digest_scope(self) -> str | None:
+        """The retention scope whose key makes the act digests: the first one (by name)
+        the law does not keep, which an erasure shreds (``general`` in the seed policy).
+        None when every scope is statutory: the act id alone identifies an act then."""
+        erasable = sorted(k for k, scope in self.policy.scopes.items() if not scope.is_statutory)
+        return erasable[0] if erasable else None
+
+    def _digested(self, subject_id: UUID, act: ActContext) -> ActContext:
+        """``act`` with the keyed digest of its content (HMAC-SHA256 under the subject's
+        key of the digest scope), as its events record it; unchanged without content."""
+        scope = self._digest_scope()
+        if act.content is None or self.key_store is None or scope is None:
+            return act
+        key = self.key_store.data_key(subject_id, scope)
+        return replace(act, digest=ActDigest(act_digest(key, act.content), key.key_id.hex))
+
+    def _check_act_id(self, subject: DataSubject, act: ActContext) -> None:
+        """``DuplicateAct`` when the act id is recorded with the same content (or can
+        only be compared by id), ``ActIdConflict`` when with other content."""
+        recorded = subject.state.act_ids.get(act.act_id)
+        if recorded is None:
+            return
+        if self._same_content(subject.id, act, recorded):
+            raise DuplicateAct(f"act {act.act_id} is already recorded for {subject.id}")
+        raise ActIdConflict(
+            f"act {act.act_id} is already recorded with other content, at version "
+            f"{recorded.version} of subject {subject.id} (the subject's version, not a "
+            "notification id); an act id means one act: send another act under a new id")
+
+    def _same_content(self, subject_id: UUID, act: ActContext, recorded: RecordedAct) -> bool:
+        if (recorded.digest is None or recorded.digest_key_id is None or act.content is None
+                or self.key_store is None):
+            return True  # recorded before digests, or given without content: by id alone
+        key_id = UUID(recorded.digest_key_id)
+        key = self.key_store.key_by_id(key_id)
+        if key is None:
+            if self.key_store.is_fenced(key_id):
+                return True  # shredded with the subject's data: the id alone decides
+            raise KeyMissing([key_id], subject_id)  # lost, not erased: never guessed at
+        return same_digest(key, act.content, recorded.digest)
+
+    def _destroy_digest_key(self, subject_id: UUID) -> None:
+        """Shreds the subject's key of the digest scope, which holds no values of theirs
+        here; the fence keeps its id (it is not among an event's destroyed scopes)."""
+        scope = self._digest_scope()
+        if self.key_store is not None and scope is not None:
+            self.key_store.shred(subject_id, [scope])
 
     def _destruction_moment(self, act: ActContext) -> datetime:
         return min(act.occurred_at, self.time_gate.clock())

@@ -35,6 +35,9 @@ class KafkaSettings:
     ledger_topic: str = "ledger.events"
     intake_topic: str = "ledger.intake"
     rejected_topic: str = "ledger.rejected"
+    # Acts that failed the same way every time (a poison act), parked by their intake
+    # coordinates so the shard moves on; an operator re-drives them from the intake topic.
+    parked_topic: str = "ledger.parked"
     partitions: int = 6
     replication_factor: int = 1
     min_insync_replicas: int = 1
@@ -105,6 +108,7 @@ class Settings:
             ledger_topic=get("LEDGER_TOPIC") or kafka_defaults.ledger_topic,
             intake_topic=get("INTAKE_TOPIC") or kafka_defaults.intake_topic,
             rejected_topic=get("REJECTED_TOPIC") or kafka_defaults.rejected_topic,
+            parked_topic=get("PARKED_TOPIC") or kafka_defaults.parked_topic,
             partitions=_int(get, "PARTITIONS", kafka_defaults.partitions, minimum=1),
             replication_factor=_int(
                 get, "REPLICATION_FACTOR", kafka_defaults.replication_factor, minimum=1

@@ -11,6 +11,9 @@ exit reports carry (``ledger.refusals`` maps an error to its rule and reason); a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from uuid import UUID
+
 
 class LedgerError(Exception):
     """Root of every error the ledger raises on purpose."""
@@ -60,6 +63,12 @@ class DuplicateAct(LedgerError, rule="duplicate-act"):
     """This act id was already recorded for the subject: a re-delivery, recorded once."""
 
 
+class ActIdConflict(LedgerError, rule="act-id-conflict"):
+    """This act id was already recorded for the subject with other content (other
+    values, another type): an act id means one act, so the second is never recorded.
+    The message names the act id and where the first one was recorded, never a value."""
+
+
 class UnknownSubject(LedgerError, rule="unknown-subject"):
     """No data subject with this id has been recorded (or none is found by a look-up)."""
 
@@ -70,6 +79,37 @@ class KeyStoreError(LedgerError, rule="key-store-error"):
 
 class KeyDestroyed(KeyStoreError, rule="key-destroyed"):
     """A key id is behind the erasure fence: it was shredded and cannot come back."""
+
+
+class KeyMissing(KeyStoreError, rule="key-missing"):
+    """Values are sealed under keys the key store does not hold and the erasure fence
+    does not list: the keys were lost, not erased. An integrity failure, never "erased".
+
+    The message names the key ids (random UUIDs, nothing personal) and how many; the
+    cure is to restore the key store backup that matches the event store.
+    """
+
+    SHOWN = 20  # ids named in the message; the count is always complete
+
+    def __init__(self, key_ids: Iterable[UUID], subject_id: UUID | None = None) -> None:
+        self.key_ids = tuple(sorted(set(key_ids), key=str))
+        self.subject_id = subject_id
+        count = len(self.key_ids)
+        shown = ", ".join(str(key_id) for key_id in self.key_ids[:self.SHOWN])
+        more = f" and {count - self.SHOWN} more" if count > self.SHOWN else ""
+        whose = f" of subject {subject_id}" if subject_id is not None else ""
+        super().__init__(
+            f"{count} data key{'s' if count != 1 else ''}{whose} missing from the key "
+            f"store and not in its erasure fence: lost, not erased ({shown}{more}); "
+            "restore the key store backup that matches the event store"
+        )
+
+
+class KeyStoreMismatch(KeyStoreError, rule="key-store-mismatch"):
+    """The key store is missing, empty or another ledger's (or the event store is
+    missing next to a key store that holds keys): the two stores were bound to each
+    other at creation and are not each other's now. Refused before anything is written;
+    the message says what to restore."""
 
 
 class BrokerError(LedgerError, rule="broker-error"):

@@ -12,7 +12,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ledger.errors import InvalidAct, LedgerError, PolicyViolation, UnknownSubject
+from ledger.errors import (
+    ActIdConflict,
+    BrokerError,
+    ConfigurationError,
+    InvalidAct,
+    KeyStoreError,
+    LedgerError,
+    PolicyViolation,
+    UnknownSubject,
+)
 
 # What an unexpected exception is reported as: its message may quote input, so only its
 # type is kept as the reason.
@@ -39,10 +48,20 @@ def refusal_of(error: BaseException) -> Refusal:
 
 
 def is_refusal(error: BaseException) -> bool:
-    """Would the act be refused the same way again? A policy rule, a malformed act or
-    an unknown subject: yes. A failing store, a lost broker, a bug: no, those are
-    failures, not verdicts on the act."""
-    return isinstance(error, PolicyViolation | InvalidAct | UnknownSubject)
+    """Would the act be refused the same way again? A policy rule, a malformed act, an
+    unknown subject or an act id already recorded with other content: yes. A failing
+    store, a lost broker, a bug: no, those are failures, not verdicts on the act."""
+    return isinstance(error, PolicyViolation | InvalidAct | UnknownSubject | ActIdConflict)
+
+
+def is_infrastructure_fault(error: BaseException) -> bool:
+    """Is ``error`` a fault of what the ledger runs on (the broker, the key store, the
+    settings) rather than of the act being handled? Such a fault says nothing about the
+    act: the act is tried again once it clears, however often it recurs, and is never
+    set aside for it. Any other failure (a bug, a version conflict, a tampered value) may
+    be the act's own doing, and an act that keeps failing so is parked (the Kafka intake
+    writer)."""
+    return isinstance(error, BrokerError | KeyStoreError | ConfigurationError)
 
 
 def is_rule_name(text: str) -> bool:

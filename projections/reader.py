@@ -17,10 +17,11 @@ from eventsourcing.utils import resolve_topic
 
 from ledger.domain import events as ev
 from ledger.domain.policy import Policy
-from ledger.domain.values import Erased
-from ledger.errors import UnknownSubject
+from ledger.domain.values import Erased, PersonalValue
+from ledger.errors import KeyMissing, UnknownSubject
 from ledger.persistence.encrypting_mapper import SealedValue
 from projections import registers
+from projections.notices import access_notice, purpose_notice_extra
 from projections.projector import decode_detail
 from projections.rows import AuditRow
 from projections.store import ProjectionReads
@@ -54,8 +55,15 @@ class LedgerReader:
 
     def subject_view(self, subject_id: UUID, *, now: datetime | None = None) -> JsonObject:
         """What is held about the subject now, values opened (erased ones as erased)."""
-        view = render_subject(self._doc(subject_id), self.policy, now=now or self._clock(),
-                              open_value=self._open_value)
+        opener = _NamingLostKeys(self._open_value)
+        view = self._subject_view(subject_id, now or self._clock(), opener)
+        opener.check()
+        return view
+
+    def _subject_view(self, subject_id: UUID, now: datetime, open_value: Opener
+                      ) -> JsonObject:
+        view = render_subject(self._doc(subject_id), self.policy, now=now,
+                              open_value=open_value)
         view["position"] = self.position()
         return view
 
@@ -63,10 +71,11 @@ class LedgerReader:
         """Everything held about the subject (art. 15 and 20), machine-readable: the
         current view, every value ever recorded (opened or erased), and every act."""
         moment = now or self._clock()
-        view = self.subject_view(subject_id, now=moment)
+        opener = _NamingLostKeys(self._open_value)
+        view = self._subject_view(subject_id, moment, opener)
         recorded: list[JsonObject] = []
         for row in self.store.value_rows(subject_id):
-            opened = self._open_value(SealedValue(
+            opened = opener(SealedValue(
                 subject_id=row.subject_id, version=row.version, field=row.field,
                 category=row.category, scope=row.scope, key_id=row.key_id, blob=row.blob))
             label = self.policy.categories.get(row.category)
@@ -80,8 +89,10 @@ class LedgerReader:
                 "status": "erased" if isinstance(opened, Erased) else "held",
                 "value": opened if isinstance(opened, str) else None,
             })
+        opener.check()
         purposes = sorted({v["purpose"] for v in recorded} | {
             p["purpose"] for p in view["purposes"]})
+        acts = self.audit_trail(subject_id)
         return {
             "format": EXPORT_FORMAT, "format_version": EXPORT_VERSION,
             "generated_at": iso(moment), "position": view.pop("position"),
@@ -89,7 +100,9 @@ class LedgerReader:
             "subject": view,
             "recorded_values": recorded,
             "purposes": [self._purpose_notice(p) for p in purposes],
-            "acts": self.audit_trail(subject_id),
+            "acts": acts,
+            # Art. 15(1)(a)-(h), 15(2), 15(3): what the person must be told besides.
+            **access_notice(self.policy, view, recorded, acts),
         }
 
     def audit_trail(
@@ -134,6 +147,12 @@ class LedgerReader:
     def records_of_processing(self) -> list[JsonObject]:
         return registers.records_of_processing(self.policy, self.store.ropa_rows())
 
+    def record_of_processing(self) -> JsonObject:
+        """Art. 30 whole: controller, officer, security, the per-purpose records (the
+        list ``records_of_processing`` gives), the processor record, and which policy
+        revision the allowances rest on and which revisions judged the acts."""
+        return registers.record_of_processing(self.policy, self.store.ropa_rows())
+
     def disclosure_register(self, recipient: str | None = None) -> list[JsonObject]:
         return registers.disclosure_register(self.store.disclosure_rows(recipient=recipient))
 
@@ -155,7 +174,7 @@ class LedgerReader:
         return {
             "position": self.position(), "generated_at": iso(moment),
             "policy_version": self.policy.version,
-            "records_of_processing": self.records_of_processing(),
+            **self.record_of_processing(),
             "disclosures": self.disclosure_register(),
             "retention_schedule": self.retention_schedule(now=moment),
             "dsar_queue": self.dsar_queue(now=moment),
@@ -180,9 +199,33 @@ class LedgerReader:
             "retention": {"trigger": spec.retention.trigger,
                           "period": str(spec.retention.period)},
             "recipient_kinds": [
-                {"kind": k, "description": self.policy.recipient_kinds.get(k, k)}
+                {"kind": k, "description": self.policy.recipient_kinds.get(k, k),
+                 "description_en": self.policy.recipient_labels_en.get(k)}
                 for k in sorted(spec.recipient_kinds)],
+            **purpose_notice_extra(self.policy, key),
         }
+
+
+class _NamingLostKeys:
+    """Opens values, reading on past a lost key (``KeyMissing``) so that ``check`` can
+    name every lost key of the read at once; what it returns for one is never shown."""
+
+    def __init__(self, open_value: Opener) -> None:
+        self._open_value = open_value
+        self._missing: set[UUID] = set()
+        self._subject: UUID | None = None
+
+    def __call__(self, sealed: SealedValue) -> PersonalValue:
+        try:
+            return self._open_value(sealed)
+        except KeyMissing as error:
+            self._missing.update(error.key_ids)
+            self._subject = sealed.subject_id
+            return Erased(sealed.scope)
+
+    def check(self) -> None:
+        if self._missing:
+            raise KeyMissing(self._missing, self._subject)
 
 
 def _audit_entry(row: AuditRow) -> JsonObject:

@@ -89,6 +89,11 @@ class RequestRow:
     closed_at: datetime | None
 
 
+# The purpose under which the record of processing counts acts that name none (and the
+# policy's publications): no policy has a purpose of this name.
+NO_PURPOSE = ""
+
+
 class RopaKey(NamedTuple):
     """What a record-of-processing counter counts (a tuple: made per act, kept cheap)."""
 

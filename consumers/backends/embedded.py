@@ -10,12 +10,16 @@ from uuid import UUID
 from consumers.projection_runner import Progress, catch_up, projector_for, reader_for, rebuild
 from consumers.services.ports import Rebuilt
 from ledger.application import LedgerApplication
-from ledger.errors import DuplicateAct
+from ledger.errors import ConflictingWrite, DuplicateAct
 from ledger.intake.acts import IntakeAct, apply_act
 from ledger.outcomes import ActOutcome, Status, event_summary
 from ledger.refusals import is_refusal, refusal_of
 from projections.reader import LedgerReader
 from projections.store import ProjectionStore
+
+# How many times an act is tried when another writer keeps recording for its subject
+# first (two `ledger record` processes on one store).
+CONFLICT_ATTEMPTS = 3
 
 
 class EmbeddedBackend:
@@ -34,9 +38,18 @@ class EmbeddedBackend:
 
     def _apply(self, act: IntakeAct, *, with_events: bool) -> ActOutcome:
         act_id = act.context.act_id
-        version = self._version(act.subject_id) if with_events else 0
+        version = 0
         try:
-            apply_act(self.app, act)
+            for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+                version = self._version(act.subject_id) if with_events else 0
+                try:
+                    apply_act(self.app, act)  # loads the subject afresh each time
+                    break
+                except ConflictingWrite:
+                    # Another writer of the store (a second `ledger record`) recorded for
+                    # the subject between our load and our save: no verdict on the act.
+                    if attempt == CONFLICT_ATTEMPTS:
+                        raise  # reported as a failure (send it again), never a refusal
         except DuplicateAct as duplicate:
             return ActOutcome(act_id, "duplicate", rule=duplicate.rule,
                               reason="already recorded")

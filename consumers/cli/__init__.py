@@ -16,7 +16,13 @@ from consumers.cli.output import TerminalSafe, escape_controls
 from consumers.cli.parser import build_parser
 from consumers.exit_codes import ExitCode
 from ledger.config import Settings
-from ledger.errors import ConfigurationError, LedgerError, UnknownSubject
+from ledger.errors import (
+    ConfigurationError,
+    KeyMissing,
+    KeyStoreMismatch,
+    LedgerError,
+    UnknownSubject,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -56,7 +62,10 @@ def _run(args: argparse.Namespace) -> int:
         return ExitCode.FAILED
     except LedgerError as error:
         _complain(f"{error.rule}: {error}")
-        return ExitCode.FAILED
+        # Key loss, never erasure: the stores do not verify (the message says what to
+        # restore).
+        integrity = isinstance(error, KeyMissing | KeyStoreMismatch)
+        return ExitCode.INTEGRITY if integrity else ExitCode.FAILED
 
 
 def _complain(message: str) -> None:

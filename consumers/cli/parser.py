@@ -5,10 +5,21 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from consumers.cli.commands import audit, demo, kafka, keys, office, record, registers, subject
+from consumers.cli.commands import (
+    audit,
+    demo,
+    kafka,
+    keys,
+    office,
+    record,
+    registers,
+    subject,
+    tokens,
+    web,
+)
 from consumers.exit_codes import ExitCode, describe
 
-COMMAND_GROUPS = (demo, record, subject, audit, registers, office, keys, kafka)
+COMMAND_GROUPS = (demo, record, subject, audit, registers, office, keys, kafka, web, tokens)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,6 +15,7 @@ from uuid import UUID
 
 import orjson
 
+from consumers.access.report import with_consultations
 from ledger.errors import ConfigurationError
 from projections.html_report import render_report
 from projections.reader import LedgerReader
@@ -37,19 +38,31 @@ class Export:
 
 
 def export_subject(reader: LedgerReader, subject_id: UUID, *, json_file: Path | None = None,
-                   html_file: Path | None = None) -> Export:
+                   html_file: Path | None = None,
+                   document: dict[str, Any] | None = None, lang: str = "both") -> Export:
+    """Writes the export of ``subject_id`` (or the ``document`` already read, say with
+    its consultations: ``consumers.services.consultations.open_export``)."""
     for target in (json_file, html_file):
         if target is not None and target.exists():
             raise ConfigurationError(f"{target} exists; an export never overwrites a file")
-    export = Export(reader.export(subject_id))
+    export = Export(document if document is not None else reader.export(subject_id))
     if json_file is not None:
         _write_private(json_file, orjson.dumps(export.document, option=orjson.OPT_INDENT_2)
                        + b"\n")
         export.written.append(json_file)
     if html_file is not None:
-        _write_private(html_file, render_report(export.document).encode("utf-8"))
+        _write_private(html_file, export_html(export.document, lang=lang).encode("utf-8"))
         export.written.append(html_file)
     return export
+
+
+def export_html(document: dict[str, Any], *, lang: str = "both") -> str:
+    """The readable report of an export, with the consultations of the subject's data
+    when the export carries them; Dutch and English side by side, or ``lang``."""
+    report = render_report(document, lang=lang)
+    if "consultations" in document:
+        report = with_consultations(report, document["consultations"])
+    return report
 
 
 def _write_private(path: Path, data: bytes) -> None:

@@ -8,17 +8,18 @@ the lines after it.
 
 from __future__ import annotations
 
+import hashlib
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from consumers.services.ports import Backend
 from ledger.crypto.office_signing import OFFICE_ACT_TYPES, OfficeKey
-from ledger.errors import DuplicateAct, InvalidAct
+from ledger.errors import ActIdConflict, DuplicateAct
 from ledger.intake.acts import IntakeAct, act_from_document, oversized_act, parse_act
 from ledger.intake.lines import OversizedLine
 from ledger.outcomes import ActOutcome, Status
-from ledger.refusals import refusal_of
+from ledger.refusals import is_refusal, refusal_of
 
 # An act sent to `ledger serve` that was not answered within the wait.
 NO_ANSWER_RULE = "no-answer"
@@ -47,7 +48,9 @@ def record_lines(backend: Backend, lines: Iterable[bytes | OversizedLine], *, wa
     sent: deque[tuple[int, IntakeAct]] = deque()  # acts given to the backend, in order
 
     def valid_acts() -> Iterator[IntakeAct]:
-        seen: set[str] = set()
+        # act id -> the line that sent it and a hash of its content (held in memory for
+        # this run only, never stored), to tell a repeat from another act under the id.
+        seen: dict[str, tuple[int, bytes]] = {}
         for number, raw in enumerate(lines, start=1):
             if not isinstance(raw, OversizedLine) and not raw.strip():
                 continue
@@ -57,20 +60,29 @@ def record_lines(backend: Backend, lines: Iterable[bytes | OversizedLine], *, wa
                 act = parse_act(raw)
             except Exception as error:  # noqa: BLE001 - one line's fault must not stop the rest
                 refusal = refusal_of(error)
-                status: Status = "rejected" if isinstance(error, InvalidAct) else "failed"
+                status: Status = "rejected" if is_refusal(error) else "failed"
                 refused.append(Verdict(number, status, refusal.act_id, None,
                                        refusal.rule, refusal.reason))
                 continue
             if office is not None and act.type in OFFICE_ACT_TYPES:
                 act = act_from_document(office.sign(act.document))
             act_id = act.context.act_id
+            content = hashlib.blake2b(act.context.content or b"", digest_size=16).digest()
             if act_id in seen:
                 # Sent again, an asynchronous backend would never answer it.
-                refused.append(Verdict(number, "duplicate", act_id, act.type,
-                                       rule=DuplicateAct.rule,
-                                       reason="the same act id appears earlier in this input"))
+                first_line, first_content = seen[act_id]
+                if first_content == content:
+                    refused.append(Verdict(
+                        number, "duplicate", act_id, act.type, rule=DuplicateAct.rule,
+                        reason="the same act id appears earlier in this input"))
+                else:
+                    refused.append(Verdict(
+                        number, "rejected", act_id, act.type, rule=ActIdConflict.rule,
+                        reason=f"act {act_id} appears earlier in this input (line "
+                               f"{first_line}) with other content; an act id means one "
+                               "act: send another act under a new id"))
                 continue
-            seen.add(act_id)
+            seen[act_id] = (number, content)
             sent.append((number, act))
             yield act
 

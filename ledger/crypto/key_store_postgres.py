@@ -28,6 +28,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from ledger.crypto.binding import StoreSide
 from ledger.crypto.key_store_sql import Connection, Dialect, SQLKeyStore
 from ledger.crypto.keys import KeyStore
 from ledger.crypto.master_key import MasterKey
@@ -104,6 +105,7 @@ class PostgresKeyStore(SQLKeyStore):
         pool_size: int = 4,
         connect_timeout: float = 10.0,
         vacuum_after_shred: bool = True,
+        event_store: StoreSide | None = None,
     ) -> None:
         if not _SCHEMA_NAME.fullmatch(schema):
             raise KeyStoreError("the key store schema name must match [a-z_][a-z0-9_]{0,62}")
@@ -119,7 +121,9 @@ class PostgresKeyStore(SQLKeyStore):
         try:
             with self._translated("connect"):
                 self._pool.open(wait=True, timeout=connect_timeout)
-            self._lookup_secret = self._open_meta()
+            # With ``event_store``: only as its key store (``ledger.crypto.binding``); a
+            # refusal rolls back the tables the open would have created.
+            self._lookup_secret = self._open_meta(event_store)
         except LedgerError:
             self._pool.close()
             raise

@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 from uuid import UUID
 
+from ledger.crypto.binding import META_LEDGER_ID, StoreSide, settle
 from ledger.crypto.identity import identity_digest
 from ledger.crypto.keys import DataKey, DestroyedKey, WrappedKey, check_name, check_scopes
 from ledger.crypto.master_key import MasterKey
@@ -121,6 +122,8 @@ class SQLKeyStore(ABC):
         self._queries: dict[str, str] = {}
         self._batch = _BatchState()
         self._lookup_secret = b""  # set by _open_meta once the adapter has connected
+        # The ledger this store is bound to (``ledger.crypto.binding``); None: unbound.
+        self.ledger_id: UUID | None = None
 
     # -- what each adapter supplies ------------------------------------------------------
 
@@ -402,25 +405,49 @@ class SQLKeyStore(ABC):
         with closing(conn.cursor()) as cursor:
             cursor.executemany(self._sql(template), rows)
 
-    def _open_meta(self) -> bytes:
-        """Creates the tables if need be; the lookup secret, new or unwrapped."""
+    def _open_meta(self, event_store: StoreSide | None = None) -> bytes:
+        """Creates the tables if need be; the lookup secret, new or unwrapped.
+
+        With ``event_store`` (what the event store says of its binding) the store must
+        be that event store's: ``KeyStoreMismatch`` otherwise, checked before the master
+        key and rolling back whatever the open created; a new or adopted store is bound
+        in the same transaction.
+        """
         with self._writing("open") as conn:
             self._create_tables(conn)
             meta = dict(conn.execute(self._sql("SELECT name, value FROM {meta}")).fetchall())
+            bound = meta.get(META_LEDGER_ID)
+            self.ledger_id = None if bound is None else UUID(text_out(bound))
+            ledger_id = self.ledger_id
+            if event_store is not None:
+                ledger_id = settle(event_store, StoreSide(
+                    self._what, self.ledger_id, holds_data=self._holds_keys(conn)))
             if META_MASTER_FINGERPRINT not in meta:
                 secret = new_lookup_secret()
                 self._put_meta(conn, META_SCHEMA_VERSION, SCHEMA_VERSION)
                 self._put_meta(conn, META_MASTER_FINGERPRINT, self._master.fingerprint)
                 self._put_meta(conn, META_LOOKUP_SECRET, wrap_lookup_secret(self._master, secret))
-                return secret
-        version = text_out(meta.get(META_SCHEMA_VERSION, b""))
-        if version != SCHEMA_VERSION:
-            raise KeyStoreError(
-                f"{self._what} has schema version {version!r}; "
-                f"this version reads {SCHEMA_VERSION!r}"
-            )
-        check_master(self._master, text_out(meta[META_MASTER_FINGERPRINT]), self._what)
-        return unwrap_lookup_secret(self._master, bytes(meta[META_LOOKUP_SECRET]))
+            else:
+                version = text_out(meta.get(META_SCHEMA_VERSION, b""))
+                if version != SCHEMA_VERSION:
+                    raise KeyStoreError(
+                        f"{self._what} has schema version {version!r}; "
+                        f"this version reads {SCHEMA_VERSION!r}"
+                    )
+                check_master(self._master, text_out(meta[META_MASTER_FINGERPRINT]), self._what)
+                secret = unwrap_lookup_secret(self._master, bytes(meta[META_LOOKUP_SECRET]))
+            if ledger_id != self.ledger_id and ledger_id is not None:
+                self._put_meta(conn, META_LEDGER_ID, str(ledger_id))
+        self.ledger_id = ledger_id
+        return secret
+
+    def _holds_keys(self, conn: Connection) -> bool:
+        """Whether the store holds any key or fence record: a ledger's, not a new one."""
+        return any(
+            conn.execute(self._sql(f"SELECT 1 FROM {{{table}}} LIMIT 1")).fetchone()  # noqa: S608
+            is not None
+            for table in ("data_keys", "destroyed_keys")
+        )
 
     def _put_meta(self, conn: Connection, name: str, value: str | bytes) -> None:
         conn.execute(

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from ledger.crypto.binding import StoreSide, settle
 from ledger.crypto.key_store_sql import Connection, Dialect, SQLKeyStore
 from ledger.crypto.keys import DataKey, KeyStore
 from ledger.crypto.master_key import MasterKey
@@ -93,17 +94,27 @@ _DIALECT = Dialect(
 
 
 class SQLiteKeyStore(SQLKeyStore):
-    """``KeyStore`` on a SQLite file. ``MasterKeyMismatch`` if opened with another master."""
+    """``KeyStore`` on a SQLite file. ``MasterKeyMismatch`` if opened with another master.
+
+    With ``event_store`` (``ledger.crypto.binding``) it opens only as that event store's
+    key store: a missing or empty file next to an existing ledger is refused before it
+    is created or written (``KeyStoreMismatch``).
+    """
 
     driver_error = sqlite3.Error
 
     def __init__(
-        self, path: str | os.PathLike[str], master_key: MasterKey, *, busy_timeout: float = 5.0
+        self, path: str | os.PathLike[str], master_key: MasterKey, *, busy_timeout: float = 5.0,
+        event_store: StoreSide | None = None,
     ) -> None:
         self.path = Path(path)
         super().__init__(
             master_key, _DIALECT, name=str(self.path), label=f"SQLite key store at {self.path}"
         )
+        if event_store is not None and event_store.needs_its_pair and _is_absent(self.path):
+            # Raises: creating it would make key loss look like a new, empty ledger.
+            settle(event_store, StoreSide(self._what, None, holds_data=False,
+                                          missing=not self.path.exists()))
         self._lock = threading.RLock()
         self._closed = False
         try:
@@ -118,7 +129,7 @@ class SQLiteKeyStore(SQLKeyStore):
         try:
             with self._translated("open"):
                 self._configure()
-                self._lookup_secret = self._open_meta()
+                self._lookup_secret = self._open_meta(event_store)
         except LedgerError:
             self._db.close()
             raise
@@ -237,6 +248,11 @@ class SQLiteKeyStore(SQLKeyStore):
     def _after_rotation(self) -> None:
         # Copies wrapped under the retired master should not linger in the WAL either.
         self._scrub_when_committed()
+
+
+def _is_absent(path: Path) -> bool:
+    """No file, or an empty one (SQLite would turn it into a new database)."""
+    return str(path) != ":memory:" and (not path.exists() or path.stat().st_size == 0)
 
 
 def _create_private(path: Path) -> None:

@@ -182,12 +182,25 @@ def master_key_from_settings(settings: Settings) -> MasterKey:
         return FileMasterKey(settings.master_key_file)
     if settings.master_key_b64 is not None:
         return EnvMasterKey(settings.master_key_b64)
-    return _default_file_master_key(settings.data_dir / MASTER_KEY_FILE_NAME)
+    return _default_file_master_key(settings.data_dir / MASTER_KEY_FILE_NAME,
+                                    stores=(settings.key_store_path, settings.event_store_path))
 
 
-def _default_file_master_key(path: Path) -> MasterKey:
+def _default_file_master_key(path: Path, stores: tuple[Path, ...] = ()) -> MasterKey:
+    """The default master key file, generated for a new ledger only: next to existing
+    stores a missing master key is lost, and a new one would wrap nothing they hold."""
     if path.exists():
         return FileMasterKey(path)
+    existing = [str(store) for store in stores if store.exists()]
+    if existing and path.exists():  # another process's first use made both meanwhile
+        return FileMasterKey(path)
+    if existing:
+        raise ConfigurationError(
+            f"master key file {path} is missing, but the ledger's stores exist "
+            f"({', '.join(existing)}): restore the master key from your key backup "
+            "(or set LEDGER_MASTER_KEY_FILE / LEDGER_MASTER_KEY to where it is); a new "
+            "one is never generated next to existing stores"
+        )
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         return FileMasterKey.generate(path)

@@ -10,11 +10,13 @@ Sequences are lists, not tuples, so a stored-and-reloaded event equals the one r
 
 from __future__ import annotations
 
+from dataclasses import field
 from datetime import datetime
 from typing import Any, ClassVar
 
 from eventsourcing.domain import Aggregate
 
+from ledger.domain.state import RecordedAct
 from ledger.domain.values import PersonalValues
 
 
@@ -23,12 +25,23 @@ class SubjectEvent(Aggregate.Event):
     policy_version: str
     actor: str
     occurred_at: datetime
+    # The keyed digest of the act's canonical content (HMAC-SHA256 under a data key of
+    # the subject's, shredded with their data) and that key's id: how a re-delivery is
+    # told from another act under the same id. Not personal values, so in clear.
+    # Optional, keyword-only, with defaults: events stored before digests have neither
+    # field, and read back as None (their act id alone identifies them).
+    act_digest: str | None = field(default=None, kw_only=True)
+    act_digest_key_id: str | None = field(default=None, kw_only=True)
 
     # Names of fields holding PersonalValues; the mapper encrypts exactly these.
     personal_fields: ClassVar[tuple[str, ...]] = ()
 
     def apply(self, aggregate: Any) -> None:
-        aggregate.state.act_ids.add(self.act_id)
+        # The first event of an act says where it was recorded; the act's other events
+        # (an erasure's refusals in part, say) carry the same id and digest.
+        if self.act_id not in aggregate.state.act_ids:
+            aggregate.state.act_ids[self.act_id] = RecordedAct(
+                self.originator_version, self.act_digest, self.act_digest_key_id)
         aggregate.when(self)
 
 

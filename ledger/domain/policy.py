@@ -3,14 +3,23 @@
 A ``Policy`` is built from a plain mapping (the loader in ``ledger.policy`` reads it from
 TOML) and validated as a whole: a malformed policy fails with a ``PolicyError`` whose
 message gives the path to the bad entry, so a policy author can fix it without guessing.
+
+Policy files have revisions. Revision 1 (no ``revision`` key) holds the rules the ledger
+judges acts by; revision 2 adds what the registers and the access report must state
+(art. 13, 15 and 30 GDPR): the controller's contact details, the data protection
+officer, the supervisory authority, the jurisdiction's time zone, the categories of data
+subjects, sources, third-country transfers, security measures, automated
+decision-making and the grace period after a consent is withdrawn. A revision 2 file
+must state every one of them; a revision 1 file reads with each "not stated".
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ledger.domain.durations import Duration, parse_duration
 from ledger.errors import PolicyError, PolicyViolation
@@ -36,6 +45,17 @@ RETENTION_TRIGGERS = frozenset(
 )
 Role = Literal["controller", "processor"]
 Requirement = Literal["required", "optional"]
+# The revision that added the facts art. 13, 15 and 30 GDPR ask for; see ``Policy``.
+STATEMENT_REVISION = 2
+NO_PERIOD = Duration()
+
+
+@dataclass(frozen=True)
+class Text:
+    """A text for people, in Dutch (the statement's language) and English."""
+
+    nl: str
+    en: str
 
 
 @dataclass(frozen=True)
@@ -44,6 +64,8 @@ class Category:
     label_nl: str
     label_en: str
     scope: str
+    # Art. 14(2)(f), 15(1)(g): where the data comes from, in words a person understands.
+    source: Text | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +76,8 @@ class RetentionScope:
     trigger: str | None = None
     period: Duration | None = None
     legal_reason: str | None = None
+    label: Text | None = None  # what a person calls it (revision 2)
+    legal_reason_nl: str | None = None
 
     @property
     def is_statutory(self) -> bool:
@@ -77,6 +101,12 @@ class Purpose:
     categories: Mapping[str, Requirement]
     retention: RetentionRule
     recipient_kinds: frozenset[str]
+    # Revision 2: art. 30(1)(b)-(e). Empty in revision 1, which does not state them.
+    title_en: str | None = None
+    description_nl: str | None = None
+    data_subjects: tuple[str, ...] = ()
+    third_country_transfers: tuple[ThirdCountryTransfer, ...] = ()
+    consent_withdrawal_grace: Duration | None = None  # None: the policy-wide period
 
     @property
     def requires_consent(self) -> bool:
@@ -89,6 +119,50 @@ class SharingGround:
     key: str
     description: str
     requires_consent: bool
+    description_en: str | None = None
+
+
+@dataclass(frozen=True)
+class ThirdCountryTransfer:
+    """A transfer outside the EEA (art. 15(2), 30(1)(e)) and the safeguard it rests on."""
+
+    country: str
+    recipient_kind: str
+    safeguard: str
+
+
+@dataclass(frozen=True)
+class ControllerDetails:
+    """Art. 30(1)(a), 13(1)(a): who the controller is and how to reach it."""
+
+    name: str
+    contact: Text
+
+
+@dataclass(frozen=True)
+class DataProtectionOfficer:
+    """Art. 30(1)(a), 13(1)(b): ``name`` None when the policy names no officer."""
+
+    name: str | None
+    contact: Text | None
+    note: Text
+
+
+@dataclass(frozen=True)
+class SupervisoryAuthority:
+    """Art. 13(2)(d), 15(1)(f): where a complaint may be lodged."""
+
+    name: str
+    postal_address: str
+    website: str
+
+
+@dataclass(frozen=True)
+class AutomatedDecisions:
+    """Art. 13(2)(f), 15(1)(h): whether decisions are made by automated means alone."""
+
+    used: bool
+    note: Text
 
 
 @dataclass(frozen=True)
@@ -103,6 +177,38 @@ class Policy:
     recipient_kinds: Mapping[str, str]
     sharing_grounds: Mapping[str, SharingGround]
     transfer_kinds: frozenset[str]
+    # Revision 2 and later; a revision 1 file leaves each at "not stated".
+    revision: int = 1
+    revises: str | None = None  # the version this revision follows
+    # The zone statutory moments are counted in; revision 1 counted in UTC.
+    jurisdiction_zone: str = "UTC"
+    controller_details: ControllerDetails | None = None
+    data_protection_officer: DataProtectionOfficer | None = None
+    supervisory_authority: SupervisoryAuthority | None = None
+    security_measures: tuple[Text, ...] = ()
+    automated_decisions: AutomatedDecisions | None = None
+    subject_kinds: Mapping[str, Text] = field(default_factory=dict)
+    recipient_labels_en: Mapping[str, str] = field(default_factory=dict)
+    source_systems: Mapping[str, Text] = field(default_factory=dict)
+    # Art. 7(3), 17(1)(b): how long after a withdrawal the data it alone held may stay.
+    consent_withdrawal_grace: Duration = NO_PERIOD
+
+    @property
+    def states_the_notice(self) -> bool:
+        """Whether this revision states what art. 13, 15 and 30 ask for."""
+        return self.revision >= STATEMENT_REVISION
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The jurisdiction's time zone (``zoneinfo``; tzdata ships as a dependency)."""
+        return ZoneInfo(self.jurisdiction_zone)
+
+    def withdrawal_grace(self, purpose: str) -> Duration:
+        """The grace period after consent for ``purpose`` is withdrawn (default none)."""
+        spec = self.purposes.get(purpose)
+        if spec is not None and spec.consent_withdrawal_grace is not None:
+            return spec.consent_withdrawal_grace
+        return self.consent_withdrawal_grace
 
     def purpose(self, key: str) -> Purpose:
         try:
@@ -126,13 +232,26 @@ class _PolicyReader:
 
     def __init__(self, data: Mapping[str, Any]) -> None:
         self.data = data
+        self.states = False  # whether the file is of a revision that states the notice
+        self.subject_kinds: Mapping[str, Text] = {}
 
     def read(self) -> Policy:
         data = _table(self.data, "policy")
         _only(data, "policy", {
             "version", "effective_from", "controller", "source", "retention_scopes",
             "categories", "purposes", "recipient_kinds", "sharing_grounds", "transfer_kinds",
+            *_STATEMENT_KEYS,
         })
+        revision = data.get("revision", 1)
+        if isinstance(revision, bool) or not isinstance(revision, int) or revision < 1:
+            raise PolicyError("policy.revision: must be a whole number, 1 or more")
+        self.states = revision >= STATEMENT_REVISION
+        if self.states:
+            missing = sorted(k for k in _STATEMENT_KEYS - {"revises", "source_systems"}
+                             if k not in data)
+            if missing:
+                raise PolicyError(f"policy: revision {revision} must state "
+                                  f"{', '.join(missing)}")
         version = _text(data, "version", "policy")
         effective = _text(data, "effective_from", "policy")
         try:
@@ -147,10 +266,18 @@ class _PolicyReader:
             key: self._category(key, _table(raw, f"categories.{key}"), scopes)
             for key, raw in _table(data.get("categories"), "categories").items()
         }
-        recipient_kinds = {
-            key: _str_value(raw, f"recipient_kinds.{key}")
+        kinds = {
+            key: self._recipient_kind(raw, f"recipient_kinds.{key}")
             for key, raw in _table(data.get("recipient_kinds"), "recipient_kinds").items()
         }
+        recipient_kinds = {key: nl for key, (nl, _) in kinds.items()}
+        subject_kinds = {
+            key: _text_pair(_table(raw, f"data_subject_kinds.{key}"),
+                            f"data_subject_kinds.{key}", "label")
+            for key, raw in _table(data.get("data_subject_kinds", {}),
+                                   "data_subject_kinds").items()
+        }
+        self.subject_kinds = subject_kinds
         grounds = {
             key: self._ground(key, _table(raw, f"sharing_grounds.{key}"))
             for key, raw in _table(data.get("sharing_grounds"), "sharing_grounds").items()
@@ -164,6 +291,11 @@ class _PolicyReader:
             if not table:
                 raise PolicyError(f"policy.{name}: must not be empty")
         transfer_kinds = _str_list(data.get("transfer_kinds", []), "transfer_kinds")
+        zone = data.get("jurisdiction_zone", "UTC")
+        _zone(zone, "policy.jurisdiction_zone")
+        revises = data.get("revises")
+        if revises is not None:
+            _str_value(revises, "policy.revises")
         return Policy(
             version=version,
             effective_from=effective_from,
@@ -175,11 +307,111 @@ class _PolicyReader:
             recipient_kinds=recipient_kinds,
             sharing_grounds=grounds,
             transfer_kinds=frozenset(transfer_kinds),
+            revision=revision,
+            revises=revises,
+            jurisdiction_zone=zone,
+            controller_details=self._controller(data.get("controller_contact")),
+            data_protection_officer=self._dpo(data.get("data_protection_officer")),
+            supervisory_authority=self._authority(data.get("supervisory_authority")),
+            security_measures=self._measures(data.get("security_measures")),
+            automated_decisions=self._automated(data.get("automated_decision_making")),
+            subject_kinds=subject_kinds,
+            recipient_labels_en={key: en for key, (_, en) in kinds.items() if en},
+            source_systems={
+                key: _text_pair(_table(raw, f"source_systems.{key}"),
+                                f"source_systems.{key}", "label")
+                for key, raw in _table(data.get("source_systems", {}),
+                                       "source_systems").items()},
+            consent_withdrawal_grace=_duration(
+                data.get("consent_withdrawal_grace_period", "P0D"),
+                "policy.consent_withdrawal_grace_period"),
         )
+
+    # -- revision 2: what the notices and registers state --------------------------------
+
+    def _recipient_kind(self, raw: object, path: str) -> tuple[str, str | None]:
+        if isinstance(raw, str) and not self.states:
+            return _str_value(raw, path), None
+        table = _table(raw, path)
+        _only(table, path, {"nl", "en"})
+        return _text(table, "nl", path), _text(table, "en", path)
+
+    def _controller(self, raw: object) -> ControllerDetails | None:
+        if raw is None:
+            return None
+        path = "controller_contact"
+        table = _table(raw, path)
+        _only(table, path, {"name", "contact_nl", "contact_en"})
+        return ControllerDetails(_text(table, "name", path), _text_pair(table, path, "contact"))
+
+    def _dpo(self, raw: object) -> DataProtectionOfficer | None:
+        if raw is None:
+            return None
+        path = "data_protection_officer"
+        table = _table(raw, path)
+        _only(table, path, {"named", "name", "contact_nl", "contact_en", "note_nl", "note_en"})
+        named = table.get("named")
+        if not isinstance(named, bool):
+            raise PolicyError(f"{path}.named: must be true or false")
+        note = _text_pair(table, path, "note")
+        if not named:
+            if "name" in table:
+                raise PolicyError(f"{path}: an officer not named has no name")
+            return DataProtectionOfficer(None, None, note)
+        return DataProtectionOfficer(_text(table, "name", path),
+                                     _text_pair(table, path, "contact"), note)
+
+    def _authority(self, raw: object) -> SupervisoryAuthority | None:
+        if raw is None:
+            return None
+        path = "supervisory_authority"
+        table = _table(raw, path)
+        _only(table, path, {"name", "postal_address", "website"})
+        return SupervisoryAuthority(_text(table, "name", path),
+                                    _text(table, "postal_address", path),
+                                    _text(table, "website", path))
+
+    def _measures(self, raw: object) -> tuple[Text, ...]:
+        if raw is None:
+            return ()
+        if not isinstance(raw, list) or not raw:
+            raise PolicyError("security_measures: must be a non-empty list of tables")
+        return tuple(_text_pair(_table(m, f"security_measures[{n}]"),
+                                f"security_measures[{n}]", "")
+                     for n, m in enumerate(raw))
+
+    def _automated(self, raw: object) -> AutomatedDecisions | None:
+        if raw is None:
+            return None
+        path = "automated_decision_making"
+        table = _table(raw, path)
+        _only(table, path, {"used", "note_nl", "note_en"})
+        used = table.get("used")
+        if not isinstance(used, bool):
+            raise PolicyError(f"{path}.used: must be true or false")
+        return AutomatedDecisions(used, _text_pair(table, path, "note"))
+
+    def _transfers(self, raw: object, path: str,
+                   recipient_kinds: Mapping[str, str]) -> tuple[ThirdCountryTransfer, ...]:
+        if not isinstance(raw, list):
+            raise PolicyError(f"{path}: must be a list (empty: no transfers)")
+        transfers = []
+        for n, entry in enumerate(raw):
+            where = f"{path}[{n}]"
+            table = _table(entry, where)
+            _only(table, where, {"country", "recipient_kind", "safeguard"})
+            kind = _text(table, "recipient_kind", where)
+            _check_known(kind, recipient_kinds, f"{where}.recipient_kind", "recipient kind")
+            transfers.append(ThirdCountryTransfer(
+                _text(table, "country", where), kind, _text(table, "safeguard", where)))
+        return tuple(transfers)
+
+    # -- revision 1 and later -------------------------------------------------------------
 
     def _scope(self, key: str, raw: Mapping[str, Any]) -> RetentionScope:
         path = f"retention_scopes.{key}"
-        _only(raw, path, {"description", "trigger", "period", "legal_reason"})
+        _only(raw, path, {"description", "trigger", "period", "legal_reason",
+                          *(("label_nl", "label_en", "legal_reason_nl") if self.states else ())})
         period_text = raw.get("period")
         trigger = raw.get("trigger")
         legal_reason = raw.get("legal_reason")
@@ -191,19 +423,25 @@ class _PolicyReader:
             )
         if trigger is not None:
             _check_known(trigger, RETENTION_TRIGGERS, f"{path}.trigger", "retention trigger")
+        if self.states and legal_reason is not None and "legal_reason_nl" not in raw:
+            raise PolicyError(f"{path}.legal_reason_nl: must be a non-empty string")
         return RetentionScope(
             key=key,
             description=_text(raw, "description", path),
             trigger=trigger,
             period=_duration(period_text, f"{path}.period") if period_text else None,
             legal_reason=legal_reason,
+            label=_text_pair(raw, path, "label") if self.states else None,
+            legal_reason_nl=(_text(raw, "legal_reason_nl", path)
+                             if self.states and legal_reason is not None else None),
         )
 
     def _category(
         self, key: str, raw: Mapping[str, Any], scopes: Mapping[str, RetentionScope]
     ) -> Category:
         path = f"categories.{key}"
-        _only(raw, path, {"label_nl", "label_en", "scope"})
+        _only(raw, path, {"label_nl", "label_en", "scope",
+                          *(("source_nl", "source_en") if self.states else ())})
         scope = _text(raw, "scope", path)
         _check_known(scope, scopes, f"{path}.scope", "retention scope")
         return Category(
@@ -211,15 +449,18 @@ class _PolicyReader:
             label_nl=_text(raw, "label_nl", path),
             label_en=_text(raw, "label_en", path),
             scope=scope,
+            source=_text_pair(raw, path, "source") if self.states else None,
         )
 
     def _ground(self, key: str, raw: Mapping[str, Any]) -> SharingGround:
         path = f"sharing_grounds.{key}"
-        _only(raw, path, {"description", "requires_consent"})
+        _only(raw, path, {"description", "requires_consent",
+                          *(("description_en",) if self.states else ())})
         requires_consent = raw.get("requires_consent", False)
         if not isinstance(requires_consent, bool):
             raise PolicyError(f"{path}.requires_consent: must be true or false")
-        return SharingGround(key, _text(raw, "description", path), requires_consent)
+        return SharingGround(key, _text(raw, "description", path), requires_consent,
+                             _text(raw, "description_en", path) if self.states else None)
 
     def _purpose(
         self,
@@ -229,10 +470,25 @@ class _PolicyReader:
         recipient_kinds: Mapping[str, str],
     ) -> Purpose:
         path = f"purposes.{key}"
+        statement_keys = {"title_en", "description_nl", "data_subjects",
+                          "third_country_transfers"}
         _only(raw, path, {
             "section", "title_nl", "description", "role", "legal_bases", "categories",
-            "retention", "recipient_kinds",
+            "retention", "recipient_kinds", "consent_withdrawal_grace_period",
+            *(statement_keys if self.states else ()),
         })
+        subjects: list[str] = []
+        if self.states:
+            missing = sorted(statement_keys - set(raw))
+            if missing:
+                raise PolicyError(f"{path}: must state {', '.join(missing)}")
+            subjects = _str_list(raw["data_subjects"], f"{path}.data_subjects")
+            if not subjects:
+                raise PolicyError(f"{path}.data_subjects: at least one kind is required")
+            for kind in subjects:
+                _check_known(kind, self.subject_kinds, f"{path}.data_subjects",
+                             "data subject kind")
+        grace = raw.get("consent_withdrawal_grace_period")
         role = raw.get("role", "controller")
         if role not in ("controller", "processor"):
             raise PolicyError(f"{path}.role: must be 'controller' or 'processor', got {role!r}")
@@ -273,7 +529,42 @@ class _PolicyReader:
                 trigger, _duration(retention.get("period"), f"{path}.retention.period")
             ),
             recipient_kinds=frozenset(kinds),
+            title_en=_text(raw, "title_en", path) if self.states else None,
+            description_nl=_text(raw, "description_nl", path) if self.states else None,
+            data_subjects=tuple(subjects),
+            third_country_transfers=(
+                self._transfers(raw["third_country_transfers"],
+                                f"{path}.third_country_transfers", recipient_kinds)
+                if self.states else ()),
+            consent_withdrawal_grace=(
+                None if grace is None
+                else _duration(grace, f"{path}.consent_withdrawal_grace_period")),
         )
+
+
+# Keys revision 2 added at the top of the file; every one but ``revises`` and
+# ``source_systems`` must be there from revision 2 on.
+_STATEMENT_KEYS = frozenset({
+    "revision", "revises", "jurisdiction_zone", "controller_contact",
+    "data_protection_officer", "supervisory_authority", "security_measures",
+    "automated_decision_making", "data_subject_kinds", "source_systems",
+    "consent_withdrawal_grace_period",
+})
+
+
+def _text_pair(raw: Mapping[str, Any], path: str, stem: str) -> Text:
+    """``STEM_nl`` and ``STEM_en`` of ``raw`` (``nl`` and ``en`` for an empty stem)."""
+    nl, en = (f"{stem}_{lang}" if stem else lang for lang in ("nl", "en"))
+    return Text(_text(raw, nl, path), _text(raw, en, path))
+
+
+def _zone(value: object, path: str) -> ZoneInfo:
+    if not isinstance(value, str) or not value:
+        raise PolicyError(f"{path}: must be an IANA time zone such as 'Europe/Amsterdam'")
+    try:
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PolicyError(f"{path}: unknown time zone {value!r}") from None
 
 
 def _check_known(value: object, known: Collection[str], path: str, what: str) -> None:

@@ -35,6 +35,16 @@ class Disclosure:
     occurred_at: datetime
 
 
+@dataclass(frozen=True)
+class RecordedAct:
+    """What the ledger keeps of an act id: where its first event is, and its keyed
+    digest (None for an act recorded before digests, or given without its content)."""
+
+    version: int  # the subject's version at the act's first event
+    digest: str | None = None
+    digest_key_id: str | None = None
+
+
 @dataclass
 class SubjectState(Generic[V]):
     holdings: dict[str, dict[str, V | Erased]] = field(default_factory=dict)
@@ -56,5 +66,6 @@ class SubjectState(Generic[V]):
     category_scopes: dict[str, str] = field(default_factory=dict)
     request_extensions: dict[str, int] = field(default_factory=dict)  # request_ref -> months
     request_received: dict[str, datetime] = field(default_factory=dict)  # request_ref -> when
-    # Upstream systems retry; an act id seen before is a re-delivery, not a new act.
-    act_ids: set[str] = field(default_factory=set)
+    # Upstream systems retry; an act id seen before is a re-delivery, not a new act,
+    # when its content is the same (the digest tells), and a conflict when it is not.
+    act_ids: dict[str, RecordedAct] = field(default_factory=dict)

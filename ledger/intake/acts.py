@@ -10,7 +10,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -23,6 +23,7 @@ from jsonschema.exceptions import ValidationError
 
 from ledger.application import IDENTITY_CATEGORIES, LedgerApplication
 from ledger.crypto.identity import identity_form_problem
+from ledger.crypto.office_signing import SIGNATURE_FIELD
 from ledger.domain.acts import ActContext
 from ledger.errors import InvalidAct, InvalidValue
 from ledger.moments import ACCEPTED_RANGE, in_range
@@ -252,13 +253,31 @@ def act_from_document(document: Mapping[str, Any]) -> IntakeAct:
         raise InvalidAct(f"outside the accepted range, {ACCEPTED_RANGE}", field="occurred_at",
                          act_id=readable_act_id(document))
     common = {"act_id", "type", "subject_id", "actor", "occurred_at"}
+    subject_id = UUID(document["subject_id"])
     return IntakeAct(
         type=document["type"],
-        subject_id=UUID(document["subject_id"]),
-        context=ActContext(document["act_id"], document["actor"], occurred_at),
+        subject_id=subject_id,
+        context=ActContext(document["act_id"], document["actor"], occurred_at,
+                           content=canonical_content(document, subject_id, occurred_at)),
         body={k: v for k, v in document.items() if k not in common},
         document=document,
     )
+
+
+# Fields that may differ between deliveries of one act: not part of what it says.
+TRANSPORT_FIELDS = frozenset({SIGNATURE_FIELD})
+
+
+def canonical_content(document: Mapping[str, Any], subject_id: UUID,
+                      occurred_at: datetime) -> bytes:
+    """What an act says, as bytes that are the same for every delivery of it: the
+    document without transport fields (the office's signature), keys sorted, its
+    subject id and moment in one form each (a re-serialised act is the same act).
+    The ledger keeps a keyed digest of these with the act id (``act-id-conflict``)."""
+    content = {k: v for k, v in document.items() if k not in TRANSPORT_FIELDS}
+    content["subject_id"] = str(subject_id)
+    content["occurred_at"] = occurred_at.astimezone(UTC).isoformat()
+    return orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
 
 
 def check_values(document: Mapping[str, Any]) -> None:

@@ -27,6 +27,12 @@ from ledger.errors import BrokerError, ConfigurationError, TopicConfigurationMis
 # subject id and what was attempted; storage limitation (GDPR art. 5(1)(e)) says such
 # records must not outlive that purpose. Thirty days covers a monthly review cycle.
 REJECTED_RETENTION_MS = 30 * 24 * 3600 * 1000
+# Parked acts (a poison act the writer set aside after it failed every try) are open
+# incidents: an act that was neither recorded nor refused. Each record holds only the
+# act's intake coordinates, its act id and the failure's rule and type, never a value, and
+# is kept a year so an incident is still on file after the intake topic has let the act
+# itself age out (then upstream must send it again).
+PARKED_RETENTION_MS = 365 * 24 * 3600 * 1000
 
 # Not a topic config: the replica count of each partition, compared like one.
 REPLICATION_FACTOR = "replication.factor"
@@ -124,6 +130,12 @@ def rejected_topic_spec(settings: KafkaSettings) -> TopicSpec:
                              retention_ms=REJECTED_RETENTION_MS)
 
 
+def parked_topic_spec(settings: KafkaSettings) -> TopicSpec:
+    """Poison acts set aside by their intake coordinates: see PARKED_RETENTION_MS."""
+    return _shard_topic_spec(settings, settings.parked_topic,
+                             retention_ms=PARKED_RETENTION_MS)
+
+
 def _shard_topic_spec(settings: KafkaSettings, name: str, *, retention_ms: int,
                      extra: Mapping[str, str] | None = None) -> TopicSpec:
     """A topic of one partition per shard whose records are deleted after ``retention_ms``
@@ -143,11 +155,12 @@ def _shard_topic_spec(settings: KafkaSettings, name: str, *, retention_ms: int,
 
 
 def required_topic_specs(settings: KafkaSettings) -> tuple[TopicSpec, ...]:
-    """Every topic the ledger needs: ledger, intake and rejected."""
+    """Every topic the ledger needs: ledger, intake, rejected and parked."""
     return (
         ledger_topic_spec(settings),
         intake_topic_spec(settings),
         rejected_topic_spec(settings),
+        parked_topic_spec(settings),
     )
 
 

@@ -4,7 +4,8 @@ On Kafka only a shard's writer may append to it (and only the writer's key cache
 learn at once that a key is gone), so callers that record acts, erasures and expiries
 do not touch the ledger topic: they send the act keyed by its subject, like any
 upstream system, and then watch the subject's partition of the ledger topic and of the
-rejected topic (read_committed) until the writer recorded or refused it.
+rejected topic (read_committed) until the writer recorded or refused it, and of the
+parked topic, where an act that failed every try is set aside ("failed").
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ledger.errors import BrokerError
 from ledger.kafka.admin import check_topics, required_topic_specs
 from ledger.kafka.partitioning import shard_of, subject_key
 from ledger.kafka.recorder import HEADER_TOPIC, PRODUCER_TUNING
-from ledger.outcomes import ActOutcome, event_summary
+from ledger.outcomes import ActOutcome, Status, event_summary
 
 
 def submit_and_wait(kafka: KafkaSettings, acts: Sequence[Mapping[str, Any]], *,
@@ -35,7 +36,8 @@ def submit_and_wait(kafka: KafkaSettings, acts: Sequence[Mapping[str, Any]], *,
     check_topics(kafka.bootstrap_servers, required_topic_specs(kafka))
     shards = {shard_of(UUID(act["subject_id"]), kafka.partitions) for act in acts}
     ledger_tps = {TopicPartition(kafka.ledger_topic, shard) for shard in shards}
-    watched = [*ledger_tps, *(TopicPartition(kafka.rejected_topic, s) for s in shards)]
+    watched = [*ledger_tps, *(TopicPartition(topic, s) for s in shards
+                              for topic in (kafka.rejected_topic, kafka.parked_topic))]
     try:
         consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, group_id=None,
                                  enable_auto_commit=False, isolation_level="read_committed",
@@ -51,7 +53,8 @@ def submit_and_wait(kafka: KafkaSettings, acts: Sequence[Mapping[str, Any]], *,
         # 2. send, 3. watch for the answers until all came or the wait is over.
         _send(kafka, acts)
         outcomes = {act["act_id"]: ActOutcome(act["act_id"], "pending") for act in acts}
-        _watch(consumer, ledger_tps, outcomes, time.monotonic() + wait_s)
+        _watch(consumer, ledger_tps, outcomes, time.monotonic() + wait_s,
+               parked_topic=kafka.parked_topic)
         return [outcomes[act["act_id"]] for act in acts]
     except KafkaError as error:
         raise BrokerError(f"lost Kafka while waiting for {len(acts)} act(s) "
@@ -72,20 +75,24 @@ def _send(kafka: KafkaSettings, acts: Sequence[Mapping[str, Any]]) -> None:
 
 
 def _watch(consumer: KafkaConsumer, ledger_tps: set[TopicPartition],
-           outcomes: dict[str, ActOutcome], deadline: float) -> None:
+           outcomes: dict[str, ActOutcome], deadline: float, *, parked_topic: str) -> None:
     waiting = set(outcomes)
     while waiting and time.monotonic() < deadline:
-        waiting -= record_answers(consumer.poll(timeout_ms=200), ledger_tps, outcomes)
+        waiting -= record_answers(consumer.poll(timeout_ms=200), ledger_tps, outcomes,
+                                  parked_topic=parked_topic)
     # An act's events commit together but may span two polls: read to the end.
     ends = consumer.end_offsets(list(ledger_tps))
     while time.monotonic() < deadline and any(
             consumer.position(tp) < end for tp, end in ends.items()):
-        record_answers(consumer.poll(timeout_ms=200), ledger_tps, outcomes)
+        record_answers(consumer.poll(timeout_ms=200), ledger_tps, outcomes,
+                       parked_topic=parked_topic)
 
 
 def record_answers(polled: dict[TopicPartition, list[Any]], ledger_tps: set[TopicPartition],
-                   outcomes: dict[str, ActOutcome]) -> set[str]:
-    """Records the answers in ``polled``; returns the ids of the acts they answer."""
+                   outcomes: dict[str, ActOutcome], *,
+                   parked_topic: str | None = None) -> set[str]:
+    """Records the answers in ``polled``; returns the ids of the acts they answer. A
+    record of ``parked_topic`` answers "failed" (the act was set aside, not refused)."""
     answered = set()
     for tp, records in polled.items():
         for record in records:
@@ -105,7 +112,8 @@ def record_answers(polled: dict[TopicPartition, list[Any]], ledger_tps: set[Topi
                 if summary is not None:
                     outcomes[act_id].events.append(summary)
             else:
-                outcomes[act_id] = ActOutcome(act_id, "rejected", rule=document.get("rule"),
+                status: Status = "failed" if tp.topic == parked_topic else "rejected"
+                outcomes[act_id] = ActOutcome(act_id, status, rule=document.get("rule"),
                                               reason=document.get("reason"))
             answered.add(act_id)
     return answered

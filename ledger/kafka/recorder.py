@@ -119,12 +119,13 @@ class KafkaApplicationRecorder(ApplicationRecorder):
         self._writer().send_offsets(offsets, group_metadata)
 
     def produce(self, topic: str, key: bytes | None, value: bytes,
-                headers: list[tuple[str, bytes]]) -> None:
-        """Another record (the rejected topic) in the open batch transaction."""
+                headers: list[tuple[str, bytes]], *, partition: int | None = None) -> None:
+        """Another record (the rejected or parked topic) in the open batch transaction;
+        to ``partition``, or where the key's hash puts it."""
         if not self._in_batch:
             raise BrokerError("produce needs an open batch transaction")
         assert self._producer is not None  # noqa: S101 - set by begin_batch
-        self._producer.send(topic, key=key, value=value, headers=headers)
+        self._producer.send(topic, key=key, value=value, headers=headers, partition=partition)
 
     def commit_batch(self) -> list[Notification]:
         """Commits the open batch; the index learns its events only now."""

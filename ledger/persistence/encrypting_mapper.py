@@ -6,7 +6,11 @@ value by value here, before transcoding. Everything else (purpose, category name
 scopes, timestamps, policy version, actor) stays in clear for audit.
 
 A value whose key is destroyed reads back as ``Erased(scope)``: replays and lagging
-readers keep working after an erasure, they just cannot see what was erased.
+readers keep working after an erasure, they just cannot see what was erased. A key is
+destroyed only when the erasure fence says so: a key that is neither in the store nor
+in the fence was lost (a deleted, emptied or partly restored key store), and reading
+under it is ``KeyMissing``, an integrity failure, never "erased". The fence is asked
+only when a key is not found, so the hot path (key found, in the cache) is unchanged.
 """
 
 from __future__ import annotations
@@ -29,10 +33,13 @@ from ledger.crypto.aead import (
 )
 from ledger.crypto.keys import KeyStore
 from ledger.domain.values import Erased, PersonalValue, PersonalValues
-from ledger.errors import TamperedCiphertext
+from ledger.errors import KeyMissing, TamperedCiphertext
 
 _KEY = "key"
 _CIPHERTEXT = "ct"
+# Fenced key ids remembered per mapper: a fence record is final, so a positive answer
+# never goes stale. Bounded: past this many, the memory starts afresh.
+_FENCED_REMEMBERED = 100_000
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,7 @@ class EncryptingMapper(Mapper[UUID]):
     def __init__(self, transcoder: Transcoder, key_store: KeyStore) -> None:
         super().__init__(transcoder=transcoder)
         self.key_store = key_store
+        self._fenced: set[UUID] = set()
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         state = dict(vars(domain_event))
@@ -82,7 +90,8 @@ class EncryptingMapper(Mapper[UUID]):
         return self._to_domain_event(stored_event, decrypt=False)
 
     def open_value(self, sealed: SealedValue) -> PersonalValue:
-        """The plaintext of one sealed value, or ``Erased`` once its key is destroyed."""
+        """The plaintext of one sealed value, or ``Erased`` once its key is destroyed;
+        ``KeyMissing`` when its key is gone but was never destroyed (lost)."""
         event_aad = versioned_event_aad(sealed.subject_id, sealed.subject_id, sealed.version)
         return self._open(sealed.subject_id, sealed.version, event_aad,
                           f"{sealed.field}.{sealed.category}", scope=sealed.scope,
@@ -94,7 +103,9 @@ class EncryptingMapper(Mapper[UUID]):
     ) -> PersonalValue:
         key = self.key_store.key_by_id(key_id)
         if key is None:
-            return Erased(scope)
+            if self._destroyed(key_id):
+                return Erased(scope)
+            raise KeyMissing([key_id], subject_id)
         try:
             return unseal_with(key.cipher, blob, complete_field_aad(event_aad, path)
                                ).decode("utf-8")
@@ -136,12 +147,30 @@ class EncryptingMapper(Mapper[UUID]):
         # The replay path: no SealedValue per value, and the event's share of the
         # associated data framed once.
         event_aad = versioned_event_aad(subject_id, subject_id, version)
-        return PersonalValues({
-            category: self._open(subject_id, version, event_aad, f"{field_name}.{category}",
-                                 scope=scopes[category], key_id=UUID(envelope[_KEY]),
-                                 blob=base64.b64decode(envelope[_CIPHERTEXT]))
-            for category, envelope in envelopes.items()
-        })
+        opened: dict[str, PersonalValue] = {}
+        missing: list[UUID] = []
+        for category, envelope in envelopes.items():
+            try:
+                opened[category] = self._open(
+                    subject_id, version, event_aad, f"{field_name}.{category}",
+                    scope=scopes[category], key_id=UUID(envelope[_KEY]),
+                    blob=base64.b64decode(envelope[_CIPHERTEXT]))
+            except KeyMissing as error:  # read on, to name every lost key of the event
+                missing.extend(error.key_ids)
+        if missing:
+            raise KeyMissing(missing, subject_id)
+        return PersonalValues(opened)
+
+    def _destroyed(self, key_id: UUID) -> bool:
+        """Whether the erasure fence lists ``key_id``: asked only for a key not found."""
+        if key_id in self._fenced:
+            return True
+        if not self.key_store.is_fenced(key_id):
+            return False
+        if len(self._fenced) >= _FENCED_REMEMBERED:
+            self._fenced.clear()
+        self._fenced.add(key_id)
+        return True
 
     def _seal_all(
         self, subject_id: UUID, version: int, field_name: str, values: PersonalValues,

@@ -1,4 +1,9 @@
-"""Loading policy documents (TOML) into the domain's ``Policy``; the seed ships here."""
+"""Loading policy documents (TOML) into the domain's ``Policy``; the seed ships here.
+
+The seed has revisions, each a file of its own that never changes once shipped (a
+ledger that published it holds its digest): the newest is the policy in force, the
+older ones stay so that every act can be read with the revision it was judged by.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,32 @@ from pathlib import Path
 from ledger.domain.policy import Policy
 from ledger.errors import PolicyError
 
-SEED_POLICY_FILE = "privacyverklaring-2021-12-24.toml"
+# Every revision of the seed, oldest first; the last is in force.
+SEED_REVISION_FILES = ("privacyverklaring-2021-12-24.toml",
+                       "privacyverklaring-2021-12-24-r2.toml")
+SEED_POLICY_FILE = SEED_REVISION_FILES[-1]
 
 
-def seed_policy_text() -> str:
-    return resources.files(__package__).joinpath(SEED_POLICY_FILE).read_text("utf-8")
+def seed_policy_text(file: str = SEED_POLICY_FILE) -> str:
+    return resources.files(__package__).joinpath(file).read_text("utf-8")
+
+
+def seed_revisions() -> dict[str, Policy]:
+    """Every shipped revision of the seed by version, oldest first."""
+    revisions: dict[str, Policy] = {}
+    for file in SEED_REVISION_FILES:
+        policy = parse_policy(seed_policy_text(file), origin=file)
+        revisions[policy.version] = policy
+    return revisions
+
+
+def seed_revision(version: str) -> Policy:
+    """The shipped revision ``version`` (the one an act names in ``policy_version``)."""
+    try:
+        return seed_revisions()[version]
+    except KeyError:
+        raise PolicyError(f"no shipped policy revision {version!r}; shipped: "
+                          f"{', '.join(seed_revisions())}") from None
 
 
 def parse_policy(text: str, *, origin: str = "policy") -> Policy:

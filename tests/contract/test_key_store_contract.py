@@ -23,12 +23,14 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from ledger.crypto.binding import StoreSide
 from ledger.crypto.key_cache import CachingKeyStore
 from ledger.crypto.key_store_postgres import PostgresKeyStore
+from ledger.crypto.key_store_sql import SQLKeyStore
 from ledger.crypto.key_store_sqlite import SQLiteKeyStore
 from ledger.crypto.keys import DataKey, KeyStore
 from ledger.crypto.master_key import AesGcmMasterKey, MasterKey
-from ledger.errors import KeyDestroyed, KeyStoreError, MasterKeyMismatch
+from ledger.errors import KeyDestroyed, KeyStoreError, KeyStoreMismatch, MasterKeyMismatch
 from tests.postgres_fixtures import InFreshSchemas
 
 
@@ -41,6 +43,14 @@ class KeyStoreContract(ABC):
     @abstractmethod
     def open_store(self, name: str, master: MasterKey) -> KeyStore:
         """Open (creating if needed) the storage called ``name`` for this test."""
+
+    @abstractmethod
+    def open_bound(self, name: str, master: MasterKey, event_store: StoreSide) -> SQLKeyStore:
+        """Open the storage called ``name`` only as ``event_store``'s key store."""
+
+    @abstractmethod
+    def storage_exists(self, name: str) -> bool:
+        """Whether anything of the storage called ``name`` exists (file, schema)."""
 
     @pytest.fixture(autouse=True)
     def _close_stores_after_test(self) -> Iterator[None]:
@@ -379,6 +389,46 @@ class KeyStoreContract(ABC):
         with pytest.raises(MasterKeyMismatch):
             laggard.key_by_id(key.key_id)
 
+    # -- bound to its event store -------------------------------------------------------
+
+    def bound(self, name: str, event_store: StoreSide, master: MasterKey | None = None
+              ) -> SQLKeyStore:
+        store = self.open_bound(name, master or self.master, event_store)
+        self._opened.append(store)
+        return store
+
+    def test_a_new_store_is_bound_and_then_opens_only_for_its_event_store(self) -> None:
+        new_ledger = StoreSide("event store (new)", None, holds_data=False, missing=True)
+        ledger_id = self.bound("main", new_ledger).ledger_id
+        assert ledger_id is not None
+        ours = StoreSide("event store (ours)", ledger_id, holds_data=True)
+        assert self.bound("main", ours).ledger_id == ledger_id
+        with pytest.raises(KeyStoreMismatch, match=f"belongs to ledger {ledger_id}"):
+            self.bound("main", StoreSide("event store (theirs)", uuid4(), holds_data=True))
+        # Foreign is said before the master key is checked: it is the better diagnosis.
+        with pytest.raises(KeyStoreMismatch, match="belongs to ledger"):
+            self.bound("main", StoreSide("event store (theirs)", uuid4(), holds_data=True),
+                       AesGcmMasterKey.random())
+
+    def test_a_missing_store_beside_a_ledger_is_refused_and_not_created(self) -> None:
+        ledger = StoreSide("event store (ours)", uuid4(), holds_data=True)
+        with pytest.raises(KeyStoreMismatch, match="restore the key store backup"):
+            self.bound("lost", ledger)
+        assert not self.storage_exists("lost")
+
+    def test_an_empty_store_beside_a_ledger_is_refused(self) -> None:
+        self.store("empty")  # created, unbound, no keys
+        with pytest.raises(KeyStoreMismatch, match="is empty"):
+            self.bound("empty", StoreSide("event store (ours)", uuid4(), holds_data=True))
+
+    def test_a_store_from_before_binding_is_adopted(self) -> None:
+        old = self.store("old")
+        key = old.data_key(uuid4(), "general")
+        ledger_id = uuid4()
+        adopted = self.bound("old", StoreSide("event store (ours)", ledger_id, True))
+        assert adopted.ledger_id == ledger_id
+        assert adopted.key_by_id(key.key_id) == key
+
     # -- identity lookup ---------------------------------------------------------------
 
     def test_lookup_by_normalised_email_and_phone(self) -> None:
@@ -458,6 +508,12 @@ class TestSQLiteKeyStore(KeyStoreContract):
 
     def open_store(self, name: str, master: MasterKey) -> KeyStore:
         return SQLiteKeyStore(self.path(name), master)
+
+    def open_bound(self, name: str, master: MasterKey, event_store: StoreSide) -> SQLKeyStore:
+        return SQLiteKeyStore(self.path(name), master, event_store=event_store)
+
+    def storage_exists(self, name: str) -> bool:
+        return any(path.exists() for path in self.files(name))
 
     def path(self, name: str = "main") -> Path:
         return self.tmp_path / f"{name}.sqlite"
@@ -593,6 +649,13 @@ class TestCachingKeyStore(KeyStoreContract):
         inner = SQLiteKeyStore(self.tmp_path / f"{name}.sqlite", master)
         return CachingKeyStore(inner, max_entries=100)
 
+    def open_bound(self, name: str, master: MasterKey, event_store: StoreSide) -> SQLKeyStore:
+        # The binding is the inner store's, checked as it opens: before any cache.
+        return SQLiteKeyStore(self.tmp_path / f"{name}.sqlite", master, event_store=event_store)
+
+    def storage_exists(self, name: str) -> bool:
+        return (self.tmp_path / f"{name}.sqlite").exists()
+
     def test_a_store_still_on_the_retired_master_stops_writing(self) -> None:
         rotator, laggard = self.store(), self.store()
         laggard.data_key(uuid4(), "general")
@@ -608,6 +671,17 @@ class TestPostgresKeyStore(InFreshSchemas, KeyStoreContract):
         return PostgresKeyStore(
             self.dsn, master, schema=f"{self.schema}_{name}", pool_size=2, connect_timeout=10
         )
+
+    def open_bound(self, name: str, master: MasterKey, event_store: StoreSide) -> SQLKeyStore:
+        return PostgresKeyStore(
+            self.dsn, master, schema=f"{self.schema}_{name}", pool_size=2, connect_timeout=10,
+            event_store=event_store,
+        )
+
+    def storage_exists(self, name: str) -> bool:
+        # A refused open rolls back the schema and tables it created.
+        return bool(self.query("SELECT 1 FROM information_schema.schemata"
+                               " WHERE schema_name = %s", f"{self.schema}_{name}"))
 
     def query(self, statement: str | sql.Composed, *args: Any) -> list[tuple[Any, ...]]:
         with psycopg.connect(self.dsn, autocommit=True) as conn:

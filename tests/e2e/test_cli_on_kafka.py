@@ -50,7 +50,8 @@ def env(kafka_bootstrap: str, tmp_path: Path) -> dict[str, str]:
         **{k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")},
         "LEDGER_BACKEND": "kafka", "LEDGER_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "LEDGER_LEDGER_TOPIC": f"ledger-{tag}", "LEDGER_INTAKE_TOPIC": f"intake-{tag}",
-        "LEDGER_REJECTED_TOPIC": f"rejected-{tag}", "LEDGER_PARTITIONS": "2",
+        "LEDGER_REJECTED_TOPIC": f"rejected-{tag}",
+        "LEDGER_PARKED_TOPIC": f"parked-{tag}", "LEDGER_PARTITIONS": "2",
         "LEDGER_DATA_DIR": str(tmp_path / "data"),
     }
 
@@ -176,6 +177,28 @@ def test_record_on_kafka_gives_one_verdict_per_line_from_the_writers(
                                    "failed": 0, "pending": 0}}
     assert CANARY not in result.stdout + result.stderr
     assert f"{CANARY} recorded" in view(env, subject)
+
+
+def test_an_act_id_sent_again_with_other_values_is_rejected_by_the_writer_as_a_conflict(
+    env: dict[str, str], serving: subprocess.Popen[str], tmp_path: Path,
+) -> None:
+    subject = str(uuid.uuid4())
+    good = collected(subject, "first")
+    other = {**good, "values": {"name": f"{CANARY} other"}}
+    source = tmp_path / "acts.jsonl"
+    source.write_bytes(orjson.dumps(good) + b"\n")
+    first = ledger(env, "record", str(source), "--json")
+    assert first.returncode == 0, first.stdout + first.stderr
+    source.write_bytes(orjson.dumps(other) + b"\n")
+    result = ledger(env, "record", str(source), "--json")
+    assert result.returncode == 1, result.stdout + result.stderr
+    verdict = orjson.loads(result.stdout.splitlines()[0])
+    assert (verdict["status"], verdict["rule"]) == ("rejected", "act-id-conflict")
+    assert good["act_id"] in verdict["reason"]
+    assert CANARY not in result.stdout + result.stderr
+    shown = view(env, subject)
+    assert f"{CANARY} first" in shown
+    assert f"{CANARY} other" not in shown
 
 
 @pytest.mark.postgres

@@ -121,6 +121,38 @@ def test_a_re_delivered_file_is_recorded_once(tmp_path: Path) -> None:
     assert again.returncode == 0
 
 
+def test_an_act_id_sent_again_with_other_values_is_an_act_id_conflict(tmp_path: Path) -> None:
+    """In one file (the second line never reaches the backend) and in a later run (the
+    ledger compares the keyed digest it kept): the first act stands, exit 1."""
+    subject = str(uuid4())
+    collect = {"type": "data-collected", "purpose": "contact", "source_system": "web",
+               "legal_basis": "legitimate-interest"}
+    first = act(subject, 1, **collect, values={"name": f"{CANARY}-first"})
+    other = act(subject, 1, **collect, values={"name": f"{CANARY}-other"})
+    result = ledger("record", "--json", "-", data_dir=tmp_path, stdin=first + b"\n" + other)
+    assert result.returncode == 1, result.stdout + result.stderr
+    *verdicts, summary = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert [(v["line"], v["status"], v["rule"]) for v in verdicts] == [
+        (1, "recorded", None), (2, "rejected", "act-id-conflict")]
+    assert "t-1" in verdicts[1]["reason"]
+    assert "line 1" in verdicts[1]["reason"]
+    assert summary["summary"]["rejected"] == 1
+
+    again = ledger("record", "--json", "-", data_dir=tmp_path, stdin=other)
+    assert again.returncode == 1, again.stdout + again.stderr
+    verdict = orjson.loads(again.stdout.splitlines()[0])
+    assert (verdict["status"], verdict["rule"]) == ("rejected", "act-id-conflict")
+    assert "t-1" in verdict["reason"]
+    assert "version 1" in verdict["reason"]
+    same = ledger("record", "--json", "-", data_dir=tmp_path, stdin=first)
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert orjson.loads(same.stdout.splitlines()[0])["status"] == "duplicate"
+    assert CANARY not in result.stdout + again.stdout + same.stdout
+    shown = ledger("subject", "show", subject, "--json", data_dir=tmp_path)
+    assert f"{CANARY}-first" in shown.stdout
+    assert f"{CANARY}-other" not in shown.stdout
+
+
 def test_a_malformed_identity_is_refused_as_invalid_value_not_a_failure(
         tmp_path: Path) -> None:
     # Before: `failed: internal-error: ValueError` (exit 3) for the phone, and the email

@@ -60,7 +60,8 @@ def test_serve_projects_each_shard_and_reads_match_the_embedded_backend(
     on_kafka = {
         **common, "LEDGER_BACKEND": "kafka", "LEDGER_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "LEDGER_LEDGER_TOPIC": f"ledger-{tag}", "LEDGER_INTAKE_TOPIC": f"intake-{tag}",
-        "LEDGER_REJECTED_TOPIC": f"rejected-{tag}", "LEDGER_PARTITIONS": str(PARTITIONS),
+        "LEDGER_REJECTED_TOPIC": f"rejected-{tag}",
+        "LEDGER_PARKED_TOPIC": f"parked-{tag}", "LEDGER_PARTITIONS": str(PARTITIONS),
         "LEDGER_DATA_DIR": str(tmp_path / "kafka"),
     }
     acts_file = tmp_path / "acts.jsonl"

@@ -76,6 +76,7 @@ def make_ledger(kafka_bootstrap: str, tmp_path: Path) -> Ledger:
         "LEDGER_LEDGER_TOPIC": f"ledger-{tag}",
         "LEDGER_INTAKE_TOPIC": f"intake-{tag}",
         "LEDGER_REJECTED_TOPIC": f"rejected-{tag}",
+        "LEDGER_PARKED_TOPIC": f"parked-{tag}",
         "LEDGER_PARTITIONS": str(PARTITIONS),
         "LEDGER_DATA_DIR": str(tmp_path / "data"),
     }

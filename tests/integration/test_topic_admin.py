@@ -34,6 +34,7 @@ def settings(kafka_bootstrap: str, topic_name: Callable[[str], str]) -> KafkaSet
         ledger_topic=topic_name("ledger"),
         intake_topic=topic_name("intake"),
         rejected_topic=topic_name("rejected"),
+        parked_topic=topic_name("parked"),
         partitions=3,
     )
 
@@ -61,6 +62,7 @@ def test_creates_the_missing_topics_with_their_configs(
         settings.ledger_topic,
         settings.intake_topic,
         settings.rejected_topic,
+        settings.parked_topic,
     )
     assert report.already_existed == ()
     # Read back with a separate client: the broker, not the report, is the evidence.
@@ -84,12 +86,12 @@ def test_a_second_call_creates_nothing_and_reports_existing(settings: KafkaSetti
 
 
 def test_creates_only_what_is_missing(settings: KafkaSettings) -> None:
-    ledger, intake, rejected = required_topic_specs(settings)
+    ledger, intake, rejected, parked = required_topic_specs(settings)
     ensure_topics(settings.bootstrap_servers, [ledger])
 
-    report = ensure_topics(settings.bootstrap_servers, [ledger, intake, rejected])
+    report = ensure_topics(settings.bootstrap_servers, [ledger, intake, rejected, parked])
 
-    assert report.created == (intake.name, rejected.name)
+    assert report.created == (intake.name, rejected.name, parked.name)
     assert report.already_existed == (ledger.name,)
 
 

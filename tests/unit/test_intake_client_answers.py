@@ -13,6 +13,7 @@ from ledger.outcomes import ActOutcome
 
 LEDGER = TopicPartition("ledger", 0)
 REJECTED = TopicPartition("rejected", 0)
+PARKED = TopicPartition("parked", 0)
 
 
 def record(document: Any, event: str = "ledger.domain.events:ErasureCompleted") -> Any:
@@ -52,3 +53,14 @@ def test_a_rejection_carries_its_rule_and_foreign_records_are_ignored() -> None:
     assert answered == {"a-2"}
     assert (waiting["a-2"].status, waiting["a-2"].rule) == ("rejected", "unknown-purpose")
     assert waiting["a-1"].status == "pending"
+
+
+def test_a_parked_act_is_answered_as_failed_not_rejected() -> None:
+    waiting = outcomes("a-1")
+    parked = {"intake": {"topic": "intake", "partition": 0, "offset": 7}, "act_id": "a-1",
+              "rule": "internal-error", "error": "RuntimeError", "failures": 3,
+              "reason": "failed 3 times (RuntimeError); parked"}
+    answered = record_answers({PARKED: [record(parked)]}, {LEDGER}, waiting,
+                              parked_topic="parked")
+    assert answered == {"a-1"}
+    assert (waiting["a-1"].status, waiting["a-1"].rule) == ("failed", "internal-error")

@@ -428,4 +428,5 @@ def test_events_carry_when_it_happened_and_when_it_was_recorded() -> None:
 
 def test_policy_object_is_the_seed() -> None:
     assert isinstance(POLICY, Policy)
-    assert POLICY.version == "2021-12-24"
+    # The newest revision of the 2021-12-24 statement (revision 1 was "2021-12-24").
+    assert (POLICY.version, POLICY.revises) == ("2021-12-24-r2", "2021-12-24")

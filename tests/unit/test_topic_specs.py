@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.config import DEFAULT_INTAKE_RETENTION_MS, KafkaSettings
+from ledger.config import DEFAULT_INTAKE_RETENTION_MS, KafkaSettings, Settings
 from ledger.errors import ConfigurationError, TopicConfigurationMismatch
 from ledger.kafka.admin import (
+    PARKED_RETENTION_MS,
     REJECTED_RETENTION_MS,
     ObservedTopic,
     TopicSpec,
@@ -14,6 +15,7 @@ from ledger.kafka.admin import (
     intake_topic_spec,
     ledger_topic_spec,
     mismatch_error,
+    parked_topic_spec,
     rejected_topic_spec,
     required_topic_specs,
 )
@@ -22,6 +24,7 @@ PRODUCTION_LIKE = KafkaSettings(
     ledger_topic="acme.ledger",
     intake_topic="acme.intake",
     rejected_topic="acme.rejected",
+    parked_topic="acme.parked",
     partitions=12,
     replication_factor=3,
     min_insync_replicas=2,
@@ -77,10 +80,28 @@ def test_rejected_topic_has_a_finite_retention_of_thirty_days() -> None:
     assert int(spec.configs["retention.ms"]) == REJECTED_RETENTION_MS > 0
 
 
-def test_required_specs_are_the_three_topics_of_the_settings() -> None:
+def test_parked_topic_is_sharded_like_the_others_and_kept_a_year() -> None:
+    spec = parked_topic_spec(PRODUCTION_LIKE)
+
+    assert spec.name == "acme.parked"
+    assert spec.partitions == 12
+    assert spec.configs["cleanup.policy"] == "delete"
+    assert spec.configs["retention.ms"] == str(365 * 24 * 3600 * 1000)
+    assert int(spec.configs["retention.ms"]) == PARKED_RETENTION_MS
+    assert PARKED_RETENTION_MS > REJECTED_RETENTION_MS
+    assert spec.configs["retention.bytes"] == "-1"
+
+
+def test_parked_topic_is_named_from_the_environment() -> None:
+    assert KafkaSettings().parked_topic == "ledger.parked"
+    settings = Settings.from_env({"LEDGER_PARKED_TOPIC": "acme.parked"})
+    assert settings.kafka.parked_topic == "acme.parked"
+
+
+def test_required_specs_are_the_four_topics_of_the_settings() -> None:
     names = [spec.name for spec in required_topic_specs(PRODUCTION_LIKE)]
 
-    assert names == ["acme.ledger", "acme.intake", "acme.rejected"]
+    assert names == ["acme.ledger", "acme.intake", "acme.rejected", "acme.parked"]
 
 
 def test_every_config_value_is_a_string_as_kafka_reports_them() -> None:

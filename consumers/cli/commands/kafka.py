@@ -29,7 +29,7 @@ def register(commands: SubParsers) -> None:
     topics = group(commands, "topics", help="Kafka topic administration")
     command(
         topics, "ensure", run=run_ensure, codes=COMMON,
-        help="create the ledger, intake and rejected topics; verify their configs",
+        help="create the ledger, intake, rejected and parked topics; verify their configs",
     )
 
 
@@ -38,7 +38,10 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     one writer per shard (partition), each batch of acts, its rejections and its
     intake offsets in one Kafka transaction. Creates the topics if missing and
     refuses to run on topics with the wrong configuration. Stops cleanly on SIGTERM
-    or Ctrl-C after the batch in flight. --json: one line per batch.
+    or Ctrl-C after the batch in flight. An act that fails other than by a refusal
+    (a store gone, a bug) aborts its batch and stops serve (exit 3): run it under a
+    supervisor, which restarts it; an act that failed 3 times is parked (the parked
+    topic, by its intake offset) and the shard goes on. --json: one line per batch.
     """
     return serve(settings, args.shards, args.batch_size, sys.stdout, sys.stderr,
                  as_json=args.json, max_idle_s=args.exit_when_idle)

@@ -17,7 +17,7 @@ from ledger.config import Settings
 from ledger.errors import ConfigurationError
 
 OFFICE_CODES = (ExitCode.OK, ExitCode.REFUSED, ExitCode.USAGE, ExitCode.FAILED,
-                ExitCode.PENDING)
+                ExitCode.INTEGRITY, ExitCode.PENDING)
 
 
 def register(commands: SubParsers) -> None:

@@ -25,7 +25,7 @@ def register(commands: SubParsers) -> None:
     record = command(
         commands, "record", run=run_record,
         codes=(ExitCode.OK, ExitCode.REFUSED, ExitCode.USAGE, ExitCode.FAILED,
-               ExitCode.PENDING),
+               ExitCode.INTEGRITY, ExitCode.PENDING),
         help="record acts from JSON lines (a file or - for stdin)",
     )
     wait(record, 60.0)

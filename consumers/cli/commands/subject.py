@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 import sys
 from pathlib import Path
 from typing import IO, Any
 
+from consumers.access.purposes import (
+    ALL_PURPOSES,
+    OPERATOR_CASE,
+    OPERATOR_PURPOSE,
+    check_case_ref,
+)
 from consumers.cli.options import SubParsers, command, group, who
 from consumers.cli.output import write_json
 from consumers.cli.progress import catch_up_progress
 from consumers.cli.tables import section, table
-from consumers.composition import open_backend
+from consumers.composition import open_access_log, open_backend
 from consumers.exit_codes import COMMON, ExitCode
+from consumers.services.consultations import Viewer, Why, open_export, open_view
 from consumers.services.exports import export_subject
 from consumers.services.subjects import resolve_subject
 from ledger.config import Settings
@@ -26,13 +35,47 @@ def register(commands: SubParsers) -> None:
     show = command(subject, "show", run=run_show, codes=READ_CODES,
                    help="the subject view: data by purpose, consents, recipients, requests")
     who(show)
+    consultation(show)
 
     dsar = group(commands, "dsar", help="data subject access requests")
     export = command(dsar, "export", run=run_export, codes=READ_CODES,
                      help="everything held about a subject: JSON export and HTML report")
     who(export)
+    consultation(export)
     export.add_argument("--out", type=Path, help="write the JSON export to this file")
     export.add_argument("--html", type=Path, help="write the HTML report to this file")
+    export.add_argument("--lang", choices=["nl", "en"], default=None,
+                        help="the HTML report in Dutch or English only (default: both, "
+                        "side by side)")
+
+
+def consultation(parser: argparse.ArgumentParser) -> None:
+    """Who opens the values and why: each opening is a line in the access log."""
+    parser.add_argument("--case", type=_case_ref, default=OPERATOR_CASE, metavar="REF",
+                        help="the case this look is for (an identifier; default: "
+                        f"{OPERATOR_CASE}); recorded in the access log")
+    parser.add_argument("--purpose", choices=list(ALL_PURPOSES), default=OPERATOR_PURPOSE,
+                        help="why the values are opened (default: %(default)s, which says "
+                        "no purpose was given); recorded in the access log")
+    parser.add_argument("--as-user", type=_case_ref, metavar="NAME",
+                        help="who is looking, for the access log (default: the OS user)")
+
+
+def _case_ref(text: str) -> str:
+    try:
+        return check_case_ref(text)
+    except ConfigurationError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _viewer(args: argparse.Namespace) -> Viewer:
+    if args.as_user:
+        return Viewer(args.as_user, "operator", "cli")
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):  # no login name: a container's numeric uid
+        name = f"uid-{os.getuid()}"
+    return Viewer(name, "operator", "cli")
 
 
 def run_show(args: argparse.Namespace, settings: Settings) -> int:
@@ -44,7 +87,12 @@ def run_show(args: argparse.Namespace, settings: Settings) -> int:
     with open_backend(settings) as backend, backend.reading(catch_up_progress()) as reader:
         subject_id = resolve_subject(backend, args.subject, email=args.email,
                                      phone=args.phone)
-        view = reader.subject_view(subject_id)
+        access_log = open_access_log(settings)
+        try:
+            view = open_view(reader, access_log, _viewer(args), Why(args.case, args.purpose),
+                             subject_id)
+        finally:
+            access_log.close()
     if args.json:
         write_json(sys.stdout, view)
     else:
@@ -63,7 +111,21 @@ def run_export(args: argparse.Namespace, settings: Settings) -> int:
     with open_backend(settings) as backend, backend.reading(catch_up_progress()) as reader:
         subject_id = resolve_subject(backend, args.subject, email=args.email,
                                      phone=args.phone)
-        export = export_subject(reader, subject_id, json_file=args.out, html_file=args.html)
+        for target in (args.out, args.html):
+            if target is not None and target.exists():
+                raise ConfigurationError(f"{target} exists; an export never overwrites a file")
+        shown = "+".join(kind for kind, wanted in (("json", args.json or args.out),
+                                                   ("html", args.html)) if wanted)
+        access_log = open_access_log(settings)
+        try:
+            document = open_export(reader, access_log, _viewer(args),
+                                   Why(args.case, args.purpose), subject_id,
+                                   shown=f"export-{shown}")
+        finally:
+            access_log.close()
+        export = export_subject(reader, subject_id, json_file=args.out, html_file=args.html,
+                                lang=args.lang or "both",
+                                document=document)
     if args.json:
         write_json(sys.stdout, export.document)
     else:
