@@ -13,7 +13,7 @@ from uuid import uuid4
 _CANARY_FORMATS = {
     "name": "CANARY-{tag}-NAME-{token}",
     "business-email": "canary-{tag}-{token}@example.nl",
-    "business-phone": "+31 6 {token}",
+    "business-phone": "+31 6 {digits}",
     "invoice-details": "CANARY-{tag}-INVOICE-{token}",
     "message-content": "CANARY-{tag}-MSG-{token} <b>&amp;</b>",
 }
@@ -32,4 +32,6 @@ def ledger(*args: str, data_dir: Path, stdin: bytes | None = None,
 def canaries(tag: str, *categories: str) -> dict[str, str]:
     """A value for each of ``categories``, carrying ``tag`` and a token unique to this call."""
     token = uuid4().hex[:10]
-    return {c: _CANARY_FORMATS[c].format(tag=tag, token=token) for c in categories}
+    digits = str(int(token, 16))[-9:]  # a phone number must be one: digits only
+    return {c: _CANARY_FORMATS[c].format(tag=tag, token=token, digits=digits)
+            for c in categories}
