@@ -1,18 +1,18 @@
 # The two set-up commands of the README, and the steps they are made of.
 #   make demo   install the ledger into .venv and run its main job on the embedded default
-#   make test   install everything the tests need (incl. Kafka jars, PostgreSQL) and run them all
+#   make test   install everything the tests need (incl. Kafka jars, PostgreSQL, Chromium) and run them all
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 KAFKA_LIB := docker/kafka/target/lib
 
-.PHONY: demo test install install-test kafka-jars postgres lint typecheck pytest bench clean
+.PHONY: demo test install install-test kafka-jars postgres chromium lint typecheck pytest bench clean
 
 demo: install
 	$(BIN)/ledger demo
 
-test: install-test kafka-jars postgres lint typecheck pytest
+test: install-test kafka-jars postgres chromium lint typecheck pytest
 
 install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -41,6 +41,14 @@ postgres:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 		echo "installing PostgreSQL from Debian's packages"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
+
+# Headless Chromium from Debian's packages: the legal tests render the DSAR report in it,
+# and the web console's browser test drives it through chromium-driver (Selenium).
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
+		echo "installing Chromium from Debian's packages"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	fi
 
 lint:

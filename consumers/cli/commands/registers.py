@@ -174,11 +174,12 @@ def _aspects(rows: list[tuple[str, Any, Any]], headers: tuple[str, str, str]) ->
             bullet = len(items) > 1
             left = [("- " if bullet and n == 0 else "  " if bullet else "") + line
                     for item in items
-                    for n, line in enumerate(textwrap.wrap(_full(item), width + 28))] or ["-"]
+                    for n, line in enumerate(textwrap.wrap(
+                        _full(item), width + 28, break_on_hyphens=False))] or ["-"]
             right = [""]
         else:
-            left = textwrap.wrap(_full(allowed), width) or ["-"]
-            right = textwrap.wrap(_full(used), width) or ["-"]
+            left = textwrap.wrap(_full(allowed), width, break_on_hyphens=False) or ["-"]
+            right = textwrap.wrap(_full(used), width, break_on_hyphens=False) or ["-"]
         for n in range(max(len(left), len(right))):
             lines.append("  " + "  ".join([
                 (name if n == 0 else "").ljust(name_width),
