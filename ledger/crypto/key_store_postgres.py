@@ -152,6 +152,15 @@ class PostgresKeyStore(SQLKeyStore):
     def _writing(self, operation: str) -> AbstractContextManager[Connection]:
         return self._reading(operation)  # a pooled connection's block is a transaction
 
+    def _check_batch_intact(self, conn: Connection) -> None:
+        # PostgreSQL turns COMMIT of a transaction in error into a silent ROLLBACK: the
+        # batch's new keys would vanish while the events sealed with them commit.
+        if (isinstance(conn, psycopg.Connection)
+                and conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR):
+            raise KeyStoreError(
+                f"{self._label}: a statement in the batch failed; the batch was rolled "
+                "back and none of its keys were stored")
+
     def _create_tables(self, conn: Connection) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"ledger:{self.schema}",))
         conn.execute(self._dialect.render("CREATE SCHEMA IF NOT EXISTS {schema}"))

@@ -163,6 +163,10 @@ class SQLKeyStore(ABC):
     def _after_rotation(self) -> None:
         """Runs once a master rotation has committed."""
 
+    @abstractmethod
+    def _check_batch_intact(self, conn: Connection) -> None:
+        """Raises ``KeyStoreError`` if the batch's transaction can no longer commit."""
+
     def _create_key(self, conn: Connection, subject_id: UUID, scope: str) -> DataKey:
         """A new active key for (subject, scope), which the caller found without one."""
         return self._insert_key(conn, self._check_current_master(conn), subject_id, scope)
@@ -365,6 +369,9 @@ class SQLKeyStore(ABC):
                 self._batch.connection = conn
                 try:
                     yield
+                    # A statement that failed inside the batch, its error swallowed by a
+                    # caller, must not let the commit pass for the rest: say so instead.
+                    self._check_batch_intact(conn)
                 finally:
                     self._batch.connection = None
             if self._batch.scrub_due:

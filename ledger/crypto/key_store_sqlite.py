@@ -245,6 +245,9 @@ class SQLiteKeyStore(SQLKeyStore):
     def _lock_subject(self, conn: Connection, subject_id: UUID) -> None:
         pass  # BEGIN IMMEDIATE already serialises every write transaction
 
+    def _check_batch_intact(self, conn: Connection) -> None:
+        """SQLite keeps a transaction usable after a failed statement: nothing to check."""
+
     def _after_rotation(self) -> None:
         # Copies wrapped under the retired master should not linger in the WAL either.
         self._scrub_when_committed()

@@ -8,6 +8,7 @@ real server (fixture ``postgres_dsn`` from tests/postgres_fixtures.py).
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
@@ -797,3 +798,20 @@ class TestPostgresKeyStore(InFreshSchemas, KeyStoreContract):
         assert kept in items, "positive control: bystanders are untouched"
         count = sql.SQL("SELECT count(*) FROM {}.identities").format(sql.Identifier(schema))
         assert self.query(count) == [(20100,)]
+
+    def test_a_batch_whose_statement_failed_is_refused_not_silently_rolled_back(self) -> None:
+        """PostgreSQL answers COMMIT of a transaction in error with a silent ROLLBACK: a
+        writer that swallowed one act's key-store error would commit the batch's events
+        while their new keys vanished. The store must raise instead."""
+        store = self.store()
+        batch = store.batch()
+        batch.__enter__()
+        created = store.data_key(uuid4(), "general")
+        conn = store._batch.connection  # the batch's own transaction
+        assert conn is not None
+        with contextlib.suppress(psycopg.Error):
+            conn.execute("SELECT 1 / 0")  # a failed statement, its error swallowed
+        with pytest.raises(KeyStoreError, match="batch was rolled back"):
+            batch.__exit__(None, None, None)
+        assert store.key_by_id(created.key_id) is None  # rolled back, and said so
+        store.close()

