@@ -47,4 +47,5 @@ async def revoke_token(request: Request, name: str, principal: Admin) -> dict[st
     ctx = request.app.state.web
     if not await ctx.worker.run(ctx.tokens.revoke, name):
         raise Problem(404, "no-such-token", "no live token of that name")
+    ctx.forget_tokens()
     return {"revoked": name}

@@ -12,7 +12,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import swagger_ui_bundle  # type: ignore[import-untyped]
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -65,8 +64,6 @@ def create_app(settings: Settings, config: WebConfig | None = None) -> FastAPI:
     for router in (api_acts.router, api_reads.router, api_office.router, api_tokens.router,
                    pages.router):
         app.include_router(router)
-    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
-              name="swagger")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _documents(app)
     _errors(app)

@@ -16,7 +16,7 @@ from fastapi import Request
 from consumers.web.problems import Problem
 from consumers.web.roles import Group, allowed
 from consumers.web.sessions import Session, same_secret
-from consumers.web.tokens import Principal
+from consumers.web.tokens import MAX_TOKEN_LENGTH, TOKEN_PREFIX, Principal, token_hash
 
 BEARER = "bearer"
 DOCS_PAGE = "/docs"
@@ -41,8 +41,11 @@ async def bearer_principal(request: Request) -> Principal | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != BEARER or not token.strip():
         return None
-    ctx = request.app.state.web
-    principal: Principal | None = await ctx.worker.run(ctx.tokens.verify, token.strip())
+    token = token.strip()
+    if not token.startswith(TOKEN_PREFIX) or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    principal: Principal | None = await request.app.state.web.principal_of_hash(
+        token_hash(token))
     return principal
 
 
@@ -51,8 +54,7 @@ async def session_user(request: Request) -> PageUser | None:
     session: Session | None = ctx.sessions.get(request.cookies.get(ctx.config.session_cookie))
     if session is None:
         return None
-    principal: Principal | None = await ctx.worker.run(ctx.tokens.principal_of_hash,
-                                                       session.token_hash)
+    principal: Principal | None = await ctx.principal_of_hash(session.token_hash)
     if principal is None:  # the token was revoked: so is the session
         ctx.sessions.close(session.id)
         return None

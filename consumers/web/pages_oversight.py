@@ -83,14 +83,22 @@ async def audit(request: Request, user: Oversight) -> Response:
 
     found = await request.app.state.web.read(read)
     for act in found["trail"]:
-        act["details"] = " ".join(f"{k}={v}" for k, v in act["details"].items()
-                                  if v not in (None, [], {}))
+        act["details"] = "; ".join(f"{k}: {_plain(v)}" for k, v in act["details"].items()
+                                   if v not in (None, [], {}))
     return render(request, "trail.html", {
         "acts": table("acts", TRAIL_COLUMNS, found["trail"], query,
                       default_sort="notification_id"),
         "held": found["held"], "position": found["position"],
         "subject_id": subject_text, "as_of": query.get("as_of", ""),
         "known_at": query.get("known_at", "")})
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_plain(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(_plain(v) for v in value)
+    return str(value)
 
 
 @router.get("/registers")

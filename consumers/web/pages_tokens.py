@@ -48,4 +48,5 @@ async def revoke_token(request: Request, name: str, user: Admin) -> Response:
     ctx = request.app.state.web
     if not await ctx.worker.run(ctx.tokens.revoke, name):
         raise Problem(404, "no-such-token", "no live token of that name")
+    ctx.forget_tokens()
     return RedirectResponse("/tokens", status_code=303)

@@ -30,6 +30,7 @@ from ledger.errors import ConfigurationError, LedgerError
 
 TOKEN_PREFIX = "ldg_"  # noqa: S105 - a prefix that marks a token, not a secret
 TOKEN_BYTES = 32
+MAX_TOKEN_LENGTH = 128
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,63}$"  # the intake's actor form
 _NAME = re.compile(NAME_PATTERN.removesuffix("$"))
 
@@ -136,7 +137,7 @@ class SQLTokenStore:
 
     def verify(self, token: str) -> Principal | None:
         """The holder of a live token; None for anything else."""
-        if not token.startswith(TOKEN_PREFIX) or len(token) > 128:
+        if not token.startswith(TOKEN_PREFIX) or len(token) > MAX_TOKEN_LENGTH:
             return None
         return self.principal_of_hash(token_hash(token))
 

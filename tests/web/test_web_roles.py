@@ -108,8 +108,8 @@ def test_every_route_of_the_app_is_listed_here(client: TestClient) -> None:
     assert app_routes == listed
 
 
-def _send(client: TestClient, method: str, path: str, body: Any, headers: dict[str, str],
-          form: dict[str, str] | None = None) -> Any:
+def _send(client: TestClient, method: str, path: str, body: Any, *,
+          headers: dict[str, str], form: dict[str, str] | None = None) -> Any:
     if form is not None:
         return client.request(method, path, data={**form, **(body or {})}, headers=headers)
     if isinstance(body, bytes):
@@ -125,7 +125,7 @@ def test_api_routes_follow_the_matrix(client: TestClient, seeded: Seeded,
     wrong = []
     for method, path, group, body in API:
         answer = _send(client, method, path.replace(S, seeded.subject_a), body,
-                       bearer(seeded, role))
+                       headers=bearer(seeded, role))
         if group is Group.PUBLIC or (role is not None and role in EXPECTED[group]):
             ok = answer.status_code not in (401, 403) and answer.status_code < 500
         elif role is None and path == "/docs":
@@ -148,7 +148,8 @@ def test_pages_follow_the_matrix(client: TestClient, seeded: Seeded,
         client.cookies.clear()
         csrf = sign_in(client, seeded.tokens[role]) if role is not None else "none"
         form = {"csrf": csrf} if method == "POST" else None
-        answer = _send(client, method, path.replace(S, seeded.subject_a), body, {}, form)
+        answer = _send(client, method, path.replace(S, seeded.subject_a), body, headers={},
+                       form=form)
         if group is Group.PUBLIC or (role is not None and role in EXPECTED[group]):
             ok = answer.status_code not in (401, 403) and answer.status_code < 500 and (
                 answer.headers.get("location") != "/login" or path == "/logout")
