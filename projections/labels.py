@@ -69,6 +69,8 @@ EVENTS = {
                                   "Transferred to a new controller"),
     "RequestDeadlineExtended": Text("Termijn voor ons antwoord verlengd",
                                     "Deadline for our answer extended"),
+    "RequestForwarded": Text("Verzoek doorgestuurd naar de verwerkingsverantwoordelijke",
+                             "Request forwarded to the controller"),
     "PolicyVersionPublished": Text("Privacyverklaring gepubliceerd",
                                    "Privacy statement published"),
 }
@@ -80,7 +82,10 @@ OPERATIONS = _v(
     support=("ondersteunen", "support"), export=("exporteren", "export"),
     share=("delen", "share"), rectify=("corrigeren", "rectify"),
 )
-REQUEST_KINDS = _v(access=("Inzage", "Access"), erasure=("Wissing", "Erasure"))
+REQUEST_KINDS = _v(access=("Inzage", "Access"), erasure=("Wissing", "Erasure"),
+                   rectification=("Rectificatie", "Rectification"),
+                   restriction=("Beperking", "Restriction"), objection=("Bezwaar", "Objection"),
+                   portability=("Overdraagbaarheid", "Portability"))
 REQUEST_STATUSES = _v(
     open=("In behandeling", "Open"), fulfilled=("Afgehandeld", "Answered"),
     completed=("Uitgevoerd", "Carried out"),

@@ -12,11 +12,12 @@ English; the HTML report renders it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
+from ledger.domain.evolution import ACQUIRER
 from ledger.domain.policy import Policy, Text
-from projections.labels import humanise, retention_words, version_label
+from projections.labels import TRANSFER_KINDS, humanise, retention_words, version_label
 
 JsonObject = dict[str, Any]
 
@@ -69,6 +70,9 @@ _ANSWER_TIME = Text(
     "art. 12(3)).")
 _NOT_STATED = Text("Niet vermeld in de privacyverklaring.",
                    "Not stated in the privacy statement.")
+# Art. 4(7), 4(9): who got the data in a business transfer ("Bedrijfsoverdracht").
+_ACQUIRER = Text("Nieuwe verwerkingsverantwoordelijke na een bedrijfsoverdracht",
+                 "New controller after a business transfer")
 
 
 def access_notice(policy: Policy, view: JsonObject, recorded: Sequence[JsonObject],
@@ -86,7 +90,7 @@ def access_notice(policy: Policy, view: JsonObject, recorded: Sequence[JsonObjec
                 {"version": v, **_pair(version_label(v), "label")}
                 for v in sorted({a["policy_version"] for a in acts})],
         },
-        "controller_details": _controller(policy),
+        "controller_details": _controller(policy, view),
         "data_protection_officer": _officer(policy),
         "rights": _rights(policy),
         "supervisory_authority": _authority(policy),
@@ -96,8 +100,18 @@ def access_notice(policy: Policy, view: JsonObject, recorded: Sequence[JsonObjec
         "sources": _sources(policy, view),
         "automated_decision_making": _automated(policy),
         "values_by_category": _values_by_category(recorded),
-        "glossary": glossary(policy, acts),
+        "glossary": glossary(policy, acts, scopes=_scopes_in(view)),
     }
+
+
+def _scopes_in(view: JsonObject) -> set[str]:
+    """The scope names the view shows (derived ones included), for the glossary."""
+    scopes = {v["scope"] for v in view["personal_data"] if v["scope"]}
+    scopes |= {r["scope"] for r in view["retention"]}
+    scopes |= {r["scope"] for r in view["restrictions"] if r["scope"]}
+    scopes |= {s for h in view["legal_holds"] for s in h["scopes"]}
+    scopes |= {k["scope"] for k in view["kept_by_law"]}
+    return scopes
 
 
 def purpose_notice_extra(policy: Policy, key: str) -> JsonObject:
@@ -117,8 +131,10 @@ def purpose_notice_extra(policy: Policy, key: str) -> JsonObject:
     }
 
 
-def glossary(policy: Policy, acts: Sequence[JsonObject] = ()) -> JsonObject:
-    """The policy's own names, so that a reader of the export needs no policy file."""
+def glossary(policy: Policy, acts: Sequence[JsonObject] = (),
+             scopes: Collection[str] = ()) -> JsonObject:
+    """The policy's own names, so that a reader of the export needs no policy file;
+    ``scopes`` adds the names of scopes derived from the policy's (``fiscal-2025``)."""
     return {
         "purposes": {
             key: {"title_nl": p.title_nl, "title_en": p.title_en or p.title_nl,
@@ -128,12 +144,17 @@ def glossary(policy: Policy, acts: Sequence[JsonObject] = ()) -> JsonObject:
         "categories": {key: {"nl": c.label_nl, "en": c.label_en}
                        for key, c in sorted(policy.categories.items())},
         "recipient_kinds": {
-            key: {"nl": nl, "en": policy.recipient_labels_en.get(key, nl)}
-            for key, nl in sorted(policy.recipient_kinds.items())},
-        "scopes": {key: _pair(scope_label(policy, key), "") for key in sorted(policy.scopes)},
+            **{key: {"nl": nl, "en": policy.recipient_labels_en.get(key, nl)}
+               for key, nl in sorted(policy.recipient_kinds.items())},
+            ACQUIRER: _pair(_ACQUIRER, "")},
+        "scopes": {key: _pair(scope_label(policy, key), "")
+                   for key in sorted({*policy.scopes, *scopes})},
         "sharing_grounds": {
-            key: {"nl": g.description, "en": g.description_en or g.description}
-            for key, g in sorted(policy.sharing_grounds.items())},
+            **{key: {"nl": g.description, "en": g.description_en or g.description}
+               for key, g in sorted(policy.sharing_grounds.items())},
+            # The ground of a transfer to an acquirer is the kind of transfer.
+            **{key: _pair(TRANSFER_KINDS.get(key) or Text(humanise(key), humanise(key)), "")
+               for key in sorted(policy.transfer_kinds)}},
         "source_systems": {key: _pair(t, "") for key, t in sorted(policy.source_systems.items())},
         "policy_versions": {
             v: _pair(version_label(v), "")
@@ -142,23 +163,31 @@ def glossary(policy: Policy, acts: Sequence[JsonObject] = ()) -> JsonObject:
 
 
 def scope_label(policy: Policy, scope: str | None) -> Text:
-    """What a person calls a retention scope; a scope the policy derives from one of
-    its own (``fiscal-2025`` from ``fiscal``) by that one's name and its suffix."""
+    """What a person calls a retention scope; one the policy derives from its own by
+    that one's name and what it was split by: "Fiscale administratie (facturen en
+    betalingen) 2025", "Gewone gegevens (Contact of verzoek om een demo)"."""
     if scope is None:
         return Text("Alle gegevens", "All data")
     known = policy.scopes.get(scope)
-    if known is None:
-        base = max((k for k in policy.scopes if scope.startswith(k)), key=len, default=None)
-        text = policy.scopes[base].label if base is not None else None
-        if base is not None and text is not None:
-            suffix = scope[len(base):].strip("-:_ ")
-            return Text(f"{text.nl} {suffix}".strip(), f"{text.en} {suffix}".strip())
+    if known is not None:
+        return known.label or Text(humanise(scope), humanise(scope))
+    base = policy.base_scope(scope)
+    if base is None or base.label is None:
+        # Not one the policy derives: the longest policy scope it starts with, if any.
+        prefix = max((k for k in policy.scopes if scope.startswith(k)), key=len, default="")
+        text = policy.scopes[prefix].label if prefix else None
         words = humanise(scope)
-        return Text(words, words)
-    if known.label is not None:
-        return known.label
-    words = humanise(scope)
-    return Text(words, words)
+        if text is None:
+            return Text(words, words)
+        suffix = scope[len(prefix):].strip("-:_ ")
+        return Text(f"{text.nl} {suffix}".strip(), f"{text.en} {suffix}".strip())
+    year, purpose = policy.scope_year(scope), policy.scope_purpose(scope) or ""
+    if year is not None:
+        return Text(f"{base.label.nl} {year}", f"{base.label.en} {year}")
+    spec = policy.purposes.get(purpose)
+    title_nl = spec.title_nl if spec else humanise(purpose)
+    title_en = (spec.title_en or spec.title_nl) if spec else humanise(purpose)
+    return Text(f"{base.label.nl} ({title_nl})", f"{base.label.en} ({title_en})")
 
 
 def legal_reason_words(policy: Policy, reason: str) -> Text:
@@ -179,11 +208,32 @@ def _pair(text: Text, stem: str) -> JsonObject:
     return {f"{prefix}nl": text.nl, f"{prefix}en": text.en}
 
 
-def _controller(policy: Policy) -> JsonObject:
+def _controller(policy: Policy, view: JsonObject | None = None) -> JsonObject:
+    """Art. 13(1)(a), 14(1)(a), 15: the controller and how to reach it; after a business
+    transfer (art. 4(7)) also who the controller of the transferred data is now, since
+    when, for which purposes."""
     details = policy.controller_details
     contact = details.contact if details else _NOT_STATED
+    transfers = view.get("controller_transfers", []) if view else []
+    now: dict[str, JsonObject] = {}
+    for t in transfers:  # in log order: the last transfer of a purpose decides
+        for purpose in t["purposes"]:
+            now[purpose] = {"name": t["new_controller"], "since": t["at"],
+                            "transfer_kind": t["transfer_kind"],
+                            **_pair(TRANSFER_KINDS.get(t["transfer_kind"]) or Text(
+                                humanise(t["transfer_kind"]), humanise(t["transfer_kind"])),
+                                "transfer_kind")}
+    processor = {p["purpose"] for p in (view or {}).get("purposes", [])
+                 if p.get("role") == "processor"}
+    by_name: dict[str, JsonObject] = {}
+    for purpose, entry in sorted(now.items()):
+        if purpose in processor:
+            continue  # as processor, the customer stays the controller
+        key = f"{entry['name']}\n{entry['since']}"
+        by_name.setdefault(key, {**entry, "purposes": []})["purposes"].append(purpose)
     return {"name": details.name if details else policy.controller,
-            **_pair(contact, "contact")}
+            **_pair(contact, "contact"),
+            "transferred_to": list(by_name.values())}
 
 
 def _officer(policy: Policy) -> JsonObject:
@@ -223,8 +273,10 @@ def _recipients(policy: Policy, view: JsonObject) -> JsonObject:
     recipient the policy lets each of the subject's purposes share with."""
     named = [
         {"recipient": d["recipient"], "recipient_kind": d["recipient_kind"],
-         "kind_nl": policy.recipient_kinds.get(d["recipient_kind"], d["recipient_kind"]),
-         "kind_en": policy.recipient_labels_en.get(
+         "kind_nl": _ACQUIRER.nl if d["recipient_kind"] == ACQUIRER else
+         policy.recipient_kinds.get(d["recipient_kind"], d["recipient_kind"]),
+         "kind_en": _ACQUIRER.en if d["recipient_kind"] == ACQUIRER else
+         policy.recipient_labels_en.get(
              d["recipient_kind"], policy.recipient_kinds.get(d["recipient_kind"],
                                                              d["recipient_kind"])),
          "purpose": d["purpose"], "ground": d["ground"], "categories": d["categories"],
@@ -282,7 +334,7 @@ def _retention(policy: Policy, view: JsonObject) -> list[JsonObject]:
         spec = policy.purposes.get(value["purpose"])
         category = policy.categories.get(value["category"])
         scope_key = value["scope"] or (category.scope if category else None)
-        scope = policy.scopes.get(scope_key or "")
+        scope = policy.base_scope(scope_key or "")
         rule = (retention_words(spec.retention.trigger, spec.retention.period)
                 if spec else _NOT_STATED)
         statutory = (retention_words(scope.trigger, scope.period)
@@ -302,6 +354,11 @@ def _retention(policy: Policy, view: JsonObject) -> list[JsonObject]:
             "statutory_en": (f"By law: {statutory.en.lower()}; {scope.legal_reason}"
                              if statutory and scope else None),
             "due_at": schedule["due_at"] if schedule else None,
+            "due_at_utc": schedule.get("due_at_utc") if schedule else None,
+            # Art. 17(1)(b): the ground this value rests on ended (its consent withdrawn,
+            # its purpose over), and what keeps the category besides (another purpose,
+            # the law, a hold).
+            "ground": value.get("ground"), "kept_by": value.get("kept_by", []),
             "kept_past_erasure": None if kept_entry is None or value["status"] == "erased"
             else {**_pair(legal_reason_words(policy, kept_entry["legal_reason"]), "reason"),
                   "until": kept_entry["until"], "request_ref": kept_entry["request_ref"]},

@@ -14,11 +14,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from ledger.domain.policy import Policy, Text
-from projections.deadlines import is_overdue
+from projections.deadlines import in_zones, is_overdue
 from projections.labels import retention_words
 from projections.rows import NO_PURPOSE, DisclosureRow, RequestRow, RopaRow, ScheduleRow
 
@@ -49,6 +49,12 @@ def record_of_processing(policy: Policy, rows: Sequence[RopaRow]) -> JsonObject:
         "controller": controller_of(policy),
         "data_protection_officer": officer_of(policy),
         "security_measures": _texts(policy.security_measures),
+        # Art. 4(7), 30(1)(a): business transfers made another the controller of data.
+        "controller_transfers": _handed_over(overall.get("transferred-to", [])),
+        # Art. 5(2), 28(3)(e): requests of end users passed on to their controller.
+        "requests_forwarded": [
+            {"controller": r.key.item, "request_kind": r.key.qualifier, **_usage(r)}
+            for r in overall.get("request-forwarded", [])],
         "records_of_processing": records_of_processing(policy, rows),
         "processor_record": processor_record(policy, rows),
     }
@@ -161,6 +167,8 @@ def records_of_processing(policy: Policy, rows: Sequence[RopaRow]) -> list[JsonO
             },
             "operations": _counts(acts.get("operation", [])),
             "sources": _counts(acts.get("source", [])),
+            # Art. 4(7): to whom a business transfer gave the purpose's data, as controller.
+            "controller_transfers": _handed_over(acts.get("transferred-to", [])),
             "third_country_transfers": _transfers(policy, key),
             "security_measures": _texts(policy.security_measures),
             "retention": {
@@ -210,10 +218,13 @@ def disclosure_register(rows: Sequence[DisclosureRow]) -> list[JsonObject]:
 
 def retention_schedule(policy: Policy, rows: Sequence[ScheduleRow],
                        now: datetime) -> list[JsonObject]:
+    bases = {r.scope: policy.base_scope(r.scope) for r in rows}
     return [
         {"subject_id": str(r.subject_id), "scope": r.scope,
          "due_at": r.due_at.isoformat() if r.due_at else None,
-         "statutory": r.scope in policy.scopes and policy.scopes[r.scope].is_statutory,
+         **in_zones(r.due_at, policy.zone),
+         "statutory": (base := bases[r.scope]) is not None and base.is_statutory,
+         "base_scope": base.key if base is not None else None,
          "on_hold": list(r.holds),
          "status": ("awaiting-trigger" if r.due_at is None
                     else "on-hold" if r.holds and r.due_at <= now
@@ -222,13 +233,18 @@ def retention_schedule(policy: Policy, rows: Sequence[ScheduleRow],
     ]
 
 
-def dsar_queue(rows: Sequence[RequestRow], now: datetime) -> list[JsonObject]:
+def dsar_queue(rows: Sequence[RequestRow], now: datetime,
+               zone: tzinfo = UTC) -> list[JsonObject]:
+    """Requests with their deadline (art. 12(3)) in ``zone`` and in UTC; a request we
+    passed on to its controller as processor shows as ``forwarded``, nothing due."""
     return [
         {"subject_id": str(r.subject_id), "request_ref": r.request_ref, "kind": r.kind,
          "channel": r.channel, "requested_at": r.requested_at.isoformat(),
-         "due_at": r.due_at.isoformat(), "extended_months": r.extended_months,
+         "due_at": r.due_at.isoformat(), **in_zones(r.due_at, zone),
+         "extended_months": r.extended_months,
          "extension_reasons": list(r.reasons), "status": r.status,
          "closed_at": r.closed_at.isoformat() if r.closed_at else None,
+         "forwarded_to": r.forwarded_to,
          "days_left": int((r.due_at - now).total_seconds() // _DAY),
          "overdue": r.status == "open" and is_overdue(r.due_at, now)}
         for r in rows
@@ -295,6 +311,11 @@ def _label(policy: Policy, category: str, language: str) -> str:
     if known is None:
         return category
     return known.label_nl if language == "nl" else known.label_en
+
+
+def _handed_over(rows: Sequence[RopaRow]) -> list[JsonObject]:
+    return [{"new_controller": r.key.item, "transfer_kind": r.key.qualifier, **_usage(r)}
+            for r in rows]
 
 
 def _usage(row: RopaRow | None) -> JsonObject:

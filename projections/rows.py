@@ -85,8 +85,9 @@ class RequestRow:
     due_at: datetime
     extended_months: int
     reasons: tuple[str, ...]
-    status: str  # "open", "fulfilled" (access) or "completed" (erasure)
+    status: str  # "open", "fulfilled" (access), "completed" (erasure) or "forwarded"
     closed_at: datetime | None
+    forwarded_to: str | None = None  # the controller a forwarded request went to
 
 
 # The purpose under which the record of processing counts acts that name none (and the

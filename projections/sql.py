@@ -81,9 +81,10 @@ CREATE TABLE IF NOT EXISTS value_log (
     PRIMARY KEY (notification_id, field, category));
 CREATE INDEX IF NOT EXISTS value_log_by_subject ON value_log (subject_id, notification_id);
 CREATE TABLE IF NOT EXISTS disclosures (
-    notification_id {int} PRIMARY KEY, subject_id {uuid} NOT NULL, recipient {text} NOT NULL,
+    notification_id {int} NOT NULL, subject_id {uuid} NOT NULL, recipient {text} NOT NULL,
     recipient_kind {text} NOT NULL, purpose {text} NOT NULL, ground {text} NOT NULL,
-    categories {text} NOT NULL, act_id {text} NOT NULL, occurred_at {time} NOT NULL);
+    categories {text} NOT NULL, act_id {text} NOT NULL, occurred_at {time} NOT NULL,
+    PRIMARY KEY (notification_id, purpose));
 CREATE INDEX IF NOT EXISTS disclosures_by_recipient
     ON disclosures (recipient, subject_id, notification_id);
 CREATE INDEX IF NOT EXISTS disclosures_by_subject ON disclosures (subject_id, notification_id);
@@ -95,7 +96,7 @@ CREATE TABLE IF NOT EXISTS requests (
     subject_id {uuid} NOT NULL, seq {int} NOT NULL, request_ref {text} NOT NULL,
     kind {text} NOT NULL, channel {text} NOT NULL, act_id {text} NOT NULL,
     requested_at {time} NOT NULL, due_at {time} NOT NULL, extended_months {int} NOT NULL,
-    reasons {text} NOT NULL, status {text} NOT NULL, closed_at {time},
+    reasons {text} NOT NULL, status {text} NOT NULL, closed_at {time}, forwarded_to {text},
     PRIMARY KEY (subject_id, seq)){without_rowid};
 CREATE INDEX IF NOT EXISTS requests_by_status_due ON requests (status, due_at);
 CREATE TABLE IF NOT EXISTS ropa (
@@ -119,7 +120,7 @@ DISCLOSURE_COLUMNS = ("notification_id, subject_id, recipient, recipient_kind, p
                       " ground, categories, act_id, occurred_at")
 SCHEDULE_COLUMNS = "subject_id, scope, due_at, holds"
 REQUEST_COLUMNS = ("subject_id, seq, request_ref, kind, channel, act_id, requested_at,"
-                   " due_at, extended_months, reasons, status, closed_at")
+                   " due_at, extended_months, reasons, status, closed_at, forwarded_to")
 ROPA_COLUMNS = "purpose, kind, item, qualifier, acts, first_at, last_at"
 SUBJECT_COLUMNS = "subject_id, version, notification_id, doc"
 
@@ -186,7 +187,8 @@ def write_statements(d: Dialect, changes: Changes) -> Iterator[tuple[str, list[P
                                         changes.requests, lambda r: (
             d.uuid_in(r.subject_id), r.seq, r.request_ref, r.kind, r.channel, r.act_id,
             d.time_in(r.requested_at), d.time_in(r.due_at), r.extended_months,
-            json.dumps(list(r.reasons)), r.status, d.opt_time_in(r.closed_at)))
+            json.dumps(list(r.reasons)), r.status, d.opt_time_in(r.closed_at),
+            r.forwarded_to))
     if changes.ropa:
         yield d.q(_upsert_ropa(d)), [
             (k.purpose, k.kind, k.item, k.qualifier, c.acts, d.time_in(c.first_at),
@@ -275,7 +277,7 @@ def schedule_row(d: Dialect, r: Params) -> ScheduleRow:
 def request_row(d: Dialect, r: Params) -> RequestRow:
     return RequestRow(d.uuid_out(r[0]), r[1], r[2], r[3], r[4], r[5], d.time_out(r[6]),
                       d.time_out(r[7]), r[8], tuple(json.loads(r[9])), r[10],
-                      d.opt_time(r[11]))
+                      d.opt_time(r[11]), r[12])
 
 
 def ropa_row(d: Dialect, r: Params) -> RopaRow:
@@ -313,8 +315,8 @@ def schedule_query(d: Dialect, until: datetime | None, subject_id: UUID | None,
 def request_query(d: Dialect, open_only: bool,
                   subject_id: UUID | None) -> tuple[str, Params]:
     where = _Where(d)
-    if open_only:
-        where.add("status = 'open'")
+    if open_only:  # what the queue shows: open requests, and those we passed on
+        where.add("status IN ('open', 'forwarded')")
     where.subject(subject_id)
     return where.query(f"SELECT {REQUEST_COLUMNS} FROM requests",  # noqa: S608
                        "due_at, subject_id, seq")

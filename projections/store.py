@@ -27,7 +27,9 @@ from projections.rows import (
 # Bump when the tables change: a store opened with another version is emptied and
 # rebuilt from the log (projections are derived data; the log is the record).
 # 2: the record of processing counts policy revisions and the processor's controllers.
-STORE_SCHEMA = 2
+# 3: scopes per fiscal year and purpose (subject documents of schema 2), transfers in
+#    the disclosures and the record, forwarded requests (``requests.forwarded_to``).
+STORE_SCHEMA = 3
 
 # Every table, in the order a snapshot lists them.
 TABLES = ("subjects", "audit", "value_log", "disclosures", "retention_schedule",

@@ -29,7 +29,8 @@ from projections.deadlines import request_due
 from projections.errors import ProjectionError
 
 # Bump when the stored shape changes: a store with another schema is rebuilt.
-DOC_SCHEMA = 1
+# 2: scopes per purpose and value, legal bases, transfers, forwarded requests.
+DOC_SCHEMA = 2
 # Domain state the views do not need: re-delivery detection is the writer's concern, and
 # the ids of every act would grow each document with its history for nothing.
 NOT_PROJECTED = frozenset({"act_ids"})
@@ -251,6 +252,17 @@ def _transferred(info: dict[str, Any], event: ev.ControllerTransferred) -> None:
                               "purposes": list(event.purposes)})
 
 
+@_on(ev.RequestForwarded)
+def _forwarded(info: dict[str, Any], event: ev.RequestForwarded) -> None:
+    # Received and passed on at once: nothing is due from us (the controller answers).
+    info["requests"].append({
+        **_act(event), "request_ref": event.request_ref, "kind": event.request_kind,
+        "channel": event.channel, "extensions": [], "status": "forwarded",
+        "closed_at": iso(event.occurred_at), "due_at": iso(event.occurred_at),
+        "forwarded_to": event.forwarded_to,
+    })
+
+
 # -- the codec --------------------------------------------------------------------------
 
 def encode_doc(doc: SubjectDoc) -> bytes:
@@ -297,6 +309,11 @@ def encode_state(state: SubjectState[SealedValue]) -> dict[str, Any]:
         "category_scopes": dict(state.category_scopes),
         "request_extensions": dict(state.request_extensions),
         "request_received": _times(state.request_received),
+        "value_scopes": {p: dict(scopes) for p, scopes in state.value_scopes.items()},
+        "scope_purposes": {s: sorted(p) for s, p in state.scope_purposes.items()},
+        "legal_bases": dict(state.legal_bases),
+        "transferred_to": dict(state.transferred_to),
+        "forwarded_requests": dict(state.forwarded_requests),
     }
 
 
@@ -329,6 +346,11 @@ def decode_state(subject_id: UUID, raw: dict[str, Any]) -> SubjectState[SealedVa
         request_extensions=dict(raw["request_extensions"]),
         # Documents projected before receipt times were kept have none.
         request_received=_parse_times(raw.get("request_received", {})),
+        value_scopes={p: dict(scopes) for p, scopes in raw["value_scopes"].items()},
+        scope_purposes={s: set(p) for s, p in raw["scope_purposes"].items()},
+        legal_bases=dict(raw["legal_bases"]),
+        transferred_to=dict(raw["transferred_to"]),
+        forwarded_requests=dict(raw["forwarded_requests"]),
     )
 
 

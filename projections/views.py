@@ -14,10 +14,16 @@ from datetime import datetime
 from typing import Any
 
 from ledger.domain.policy import Policy
-from ledger.domain.retention import retention_due
+from ledger.domain.retention import (
+    hold_refs,
+    purpose_end,
+    retention_due,
+    retention_ended,
+    scope_due,
+)
 from ledger.domain.values import Erased, PersonalValue
 from ledger.persistence.encrypting_mapper import SealedValue
-from projections.deadlines import is_overdue
+from projections.deadlines import in_zones, is_overdue, request_due_of
 from projections.subject_read_model import SubjectDoc, iso
 
 Opener = Callable[[SealedValue], PersonalValue]
@@ -34,14 +40,13 @@ class Withheld:
 def render_subject(doc: SubjectDoc, policy: Policy, *, now: datetime,
                    open_value: Opener | None) -> JsonObject:
     state, info = doc.state, doc.info
-    restricted = _restricted_scopes(doc)
     return {
         "subject_id": str(doc.subject_id),
         "version": doc.version,
         "registered_at": doc.registered_at,
+        "time_zone": policy.jurisdiction_zone,
         "personal_data": [
-            _value(policy, purpose, category, held, info=info, restricted=restricted,
-                   open_value=open_value)
+            _value(doc, policy, purpose, category, held, now=now, open_value=open_value)
             for purpose, by_category in sorted(state.holdings.items())
             for category, held in sorted(by_category.items())
         ],
@@ -78,7 +83,7 @@ def render_subject(doc: SubjectDoc, policy: Policy, *, now: datetime,
         ],
         "notify_recipients": _to_notify(doc, policy),
         "retention": _retention(doc, policy),
-        "requests": [_request(r, now) for r in info["requests"]],
+        "requests": [_request(r, now, policy) for r in info["requests"]],
         "erased_scopes": sorted(state.erased_scopes),
         "erasures": list(info["erasures"]),
         "kept_by_law": list(info["kept"]),
@@ -87,27 +92,66 @@ def render_subject(doc: SubjectDoc, policy: Policy, *, now: datetime,
     }
 
 
-def _value(policy: Policy, purpose: str, category: str, held: object, *,
-           info: dict[str, Any], restricted: set[str | None],
-           open_value: Opener | None) -> JsonObject:
+def _value(doc: SubjectDoc, policy: Policy, purpose: str, category: str, held: object, *,
+           now: datetime, open_value: Opener | None) -> JsonObject:
+    state, info = doc.state, doc.info
     label = policy.categories.get(category)
     opened: PersonalValue | None = held if isinstance(held, Erased) else None
     if isinstance(held, SealedValue) and open_value is not None:
         opened = open_value(held)
     scope = held.scope if isinstance(held, SealedValue | Erased | Withheld) else None
     source = info["value_acts"].get(purpose, {}).get(category, {})
+    erased = isinstance(opened, Erased)
+    requested = any(policy.covers(named, scope) for named in state.restrictions.values()
+                    ) if scope is not None else None in state.restrictions.values()
+    # What the law or a hold keeps after its retention ended is stored only, by itself.
+    ended = None if erased or scope is None else retention_ended(
+        policy, state, purpose, [scope], now)
     return {
         "purpose": purpose, "category": category,
         "label_nl": label.label_nl if label else category,
         "label_en": label.label_en if label else category,
         "scope": scope,
         # Without an opener a held value is reported as held, its content withheld.
-        "status": "erased" if isinstance(opened, Erased) else "held",
+        "status": "erased" if erased else "held",
         "value": opened if isinstance(opened, str) else None,
-        "restricted": None in restricted or scope in restricted,
+        "restricted": requested or ended is not None,
+        "restricted_because": ("restriction" if requested
+                               else "retention-ended" if ended is not None else None),
         "recorded_by": source.get("event"), "act_id": source.get("act_id"),
         "since": source.get("at"),
+        **_grounds(doc, policy, purpose, category, scope, now=now, erased=erased),
     }
+
+
+def _grounds(doc: SubjectDoc, policy: Policy, purpose: str, category: str,
+             scope: str | None, *, now: datetime, erased: bool) -> JsonObject:
+    """Art. 6, 17(1)(b), 17(3): the ground this value is held on and whether it ended
+    (consent withdrawn, retention over), and which live grounds keep the same category
+    besides it: another purpose (under its own scope), the law, a legal hold."""
+    state = doc.state
+    end = purpose_end(policy, state, purpose)
+    ground = {"purpose": purpose, "legal_basis": state.legal_bases.get(purpose),
+              "live": end is None or end.at > now,
+              "ends_at": iso(end.at) if end else None, "ended_by": end.by if end else None}
+    kept_by: list[JsonObject] = []
+    if not erased:
+        for other, values in sorted(state.holdings.items()):
+            other_end = purpose_end(policy, state, other)
+            if other == purpose or category not in values or isinstance(
+                    values[category], Erased) or (other_end is not None and other_end.at <= now):
+                continue
+            kept_by.append({"ground": "purpose", "purpose": other,
+                            "legal_basis": state.legal_bases.get(other),
+                            "scope": state.value_scopes.get(other, {}).get(category)})
+        base = policy.base_scope(scope) if scope else None
+        due = scope_due(policy, state, scope) if scope else None
+        if base is not None and base.is_statutory and (due is None or due > now):
+            kept_by.append({"ground": "law", "scope": scope, "legal_reason": base.legal_reason,
+                            "until": iso(due) if due else None})
+        for ref in hold_refs(policy, state, scope) if scope else ():
+            kept_by.append({"ground": "legal-hold", "hold_ref": ref, "scope": scope})
+    return {"ground": ground, "kept_by": kept_by}
 
 
 def _purpose(doc: SubjectDoc, policy: Policy, key: str) -> JsonObject:
@@ -116,9 +160,15 @@ def _purpose(doc: SubjectDoc, policy: Policy, key: str) -> JsonObject:
     role, controller = state.roles.get(key, (spec.role if spec else None, None))
     consent = state.consents.get(key)
     facts = info["purposes"].get(key, {})
+    # Art. 4(7): after a business transfer the acquirer is the controller, from its date.
+    transfer = next((t for t in reversed(info["transfers"]) if key in t["purposes"]), None)
     return {
         "purpose": key, "title_nl": spec.title_nl if spec else key,
         "section": spec.section if spec else None, "role": role, "controller": controller,
+        "controller_since": transfer["at"] if transfer and role == "controller" else None,
+        "transferred": None if transfer is None else {
+            "to": transfer["new_controller"], "transfer_kind": transfer["transfer_kind"],
+            "at": transfer["at"], "act_id": transfer["act_id"]},
         "legal_basis": facts.get("legal_basis"), "source_system": facts.get("source_system"),
         "first_collected_at": facts.get("first_collected_at"),
         "last_collected_at": facts.get("last_collected_at"),
@@ -131,33 +181,41 @@ def _purpose(doc: SubjectDoc, policy: Policy, key: str) -> JsonObject:
 
 
 def _retention(doc: SubjectDoc, policy: Policy) -> list[JsonObject]:
-    holds: dict[str, list[str]] = {}
-    for ref, scopes in sorted(doc.state.legal_holds.items()):
-        for scope in scopes:
-            holds.setdefault(scope, []).append(ref)
-    return [
-        {"scope": scope, "due_at": _opt_iso(due),
-         "statutory": scope in policy.scopes and policy.scopes[scope].is_statutory,
-         "on_hold": holds.get(scope, [])}
-        for scope, due in sorted(retention_due(policy, doc.state).items())
-    ]
+    state = doc.state
+    rows = []
+    for scope, due in sorted(retention_due(policy, state).items()):
+        base = policy.base_scope(scope)
+        purposes = sorted(p for p, scopes in state.value_scopes.items()
+                          if scope in scopes.values()) or sorted(
+            state.scope_purposes.get(scope, ()))
+        ends = {p: purpose_end(policy, state, p) for p in purposes}
+        rows.append({
+            "scope": scope, "due_at": _opt_iso(due), **in_zones(due, policy.zone),
+            "statutory": base is not None and base.is_statutory,
+            "base_scope": base.key if base else None,
+            "fiscal_year": policy.scope_year(scope),
+            "purposes": purposes,
+            # What ends the data's retention: the law's period, or each purpose's ground.
+            "because": "statutory" if base is not None and base.is_statutory else (
+                sorted({e.by for e in ends.values() if e is not None}) or None),
+            "on_hold": hold_refs(policy, state, scope)})
+    return rows
 
 
-def _request(request: dict[str, Any], now: datetime) -> JsonObject:
-    due = datetime.fromisoformat(request["due_at"])
+def _request(request: dict[str, Any], now: datetime, policy: Policy) -> JsonObject:
+    forwarded = request["status"] == "forwarded"
+    due = (datetime.fromisoformat(request["due_at"]) if forwarded
+           else request_due_of(request, policy.zone))
     return {
         "request_ref": request["request_ref"], "kind": request["kind"],
         "channel": request["channel"], "requested_at": request["at"],
-        "act_id": request["act_id"], "due_at": request["due_at"],
+        "act_id": request["act_id"], "due_at": iso(due), **in_zones(due, policy.zone),
         "extended_months": sum(e["months"] for e in request["extensions"]),
         "extensions": list(request["extensions"]), "status": request["status"],
         "closed_at": request["closed_at"],
+        "forwarded_to": request.get("forwarded_to"),
         "overdue": request["status"] == "open" and is_overdue(due, now),
     }
-
-
-def _restricted_scopes(doc: SubjectDoc) -> set[str | None]:
-    return set(doc.state.restrictions.values())
 
 
 def _to_notify(doc: SubjectDoc, policy: Policy) -> list[JsonObject]:
@@ -165,20 +223,23 @@ def _to_notify(doc: SubjectDoc, policy: Policy) -> list[JsonObject]:
     after they received the data, limited to the categories they received."""
     state, info = doc.state, doc.info
 
-    def scope_of(category: str) -> str | None:
+    def scope_of(purpose: str, category: str) -> str | None:
+        scopes = state.value_scopes.get(purpose, {})
+        if category in scopes:
+            return scopes[category]
         if category in state.category_scopes:
             return state.category_scopes[category]
         return policy.categories[category].scope if category in policy.categories else None
 
-    received: dict[tuple[str, str], tuple[set[str], datetime]] = {}
+    received: dict[tuple[str, str], tuple[set[str], set[str], datetime]] = {}
     for d in state.disclosures:
-        categories, first = received.get((d.recipient, d.recipient_kind),
-                                         (set(), d.occurred_at))
+        categories, scopes, first = received.get((d.recipient, d.recipient_kind),
+                                                 (set(), set(), d.occurred_at))
+        their = {s for s in (scope_of(d.purpose, c) for c in d.categories) if s is not None}
         received[(d.recipient, d.recipient_kind)] = (
-            categories | set(d.categories), min(first, d.occurred_at))
+            categories | set(d.categories), scopes | their, min(first, d.occurred_at))
     notices: list[JsonObject] = []
-    for (recipient, kind), (categories, first) in sorted(received.items()):
-        scopes = {s for s in map(scope_of, categories) if s is not None}
+    for (recipient, kind), (categories, scopes, first) in sorted(received.items()):
         because: list[JsonObject] = []
         for r in info["rectifications"]:
             touched = sorted(categories & set(r["categories"]))
@@ -193,7 +254,7 @@ def _to_notify(doc: SubjectDoc, policy: Policy) -> list[JsonObject]:
                 because.append({"act": name, "at": e["at"], "act_id": e["act_id"],
                                 "scopes": hit})
         for ref, r in sorted(info["restrictions"].items()):
-            if (r["scope"] is None or r["scope"] in scopes) and (
+            if (r["scope"] is None or any(policy.covers(r["scope"], s) for s in scopes)) and (
                     datetime.fromisoformat(r["at"]) >= first):
                 because.append({"act": "restriction", "at": r["at"], "act_id": r["act_id"],
                                 "request_ref": ref})

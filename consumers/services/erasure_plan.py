@@ -29,9 +29,10 @@ def erasure_plan(reader: LedgerReader, subject_id: UUID, *,
     moment = now or datetime.now(UTC)
     plan = plan_erasure(reader.policy, doc.state, moment)
     by_scope: dict[str, set[str]] = {}
-    for purpose_holdings in doc.state.holdings.values():
+    for purpose, purpose_holdings in doc.state.holdings.items():
+        scopes = doc.state.value_scopes.get(purpose, {})
         for category in purpose_holdings:
-            scope = doc.state.category_scopes.get(category)
+            scope = scopes.get(category, doc.state.category_scopes.get(category))
             if scope is not None:
                 by_scope.setdefault(scope, set()).add(category)
 

@@ -178,10 +178,22 @@ class RequestDeadlineExtended(SubjectEvent):
     reason_code: str  # "complexity" or "number-of-requests", the grounds art. 12(3) allows
 
 
+class RequestForwarded(SubjectEvent):
+    """A data subject's request about data we process for a customer as its processor,
+    received and passed on to that customer, the controller (art. 28(3)(e)); recorded
+    so that it leaves a trace (art. 5(2)). Nothing is due from us: the controller answers."""
+
+    request_ref: str
+    request_kind: str  # "access", "erasure", "rectification", "restriction", ...
+    channel: str
+    forwarded_to: str  # the controller it went to
+
+
 ALL_EVENTS: tuple[type[SubjectEvent], ...] = (
     SubjectRegistered, DataCollected, DataProcessed, DataShared, ConsentGiven,
     ConsentWithdrawn, ObjectionRaised, RestrictionApplied, RestrictionLifted, DataRectified,
     AccessRequested, AccessFulfilled, ErasureRequested, ErasureCompleted,
     ErasureRefusedInPart, ContractEnded, PurposeFulfilled, RetentionExpired,
     LegalHoldPlaced, LegalHoldReleased, ControllerTransferred, RequestDeadlineExtended,
+    RequestForwarded,
 )

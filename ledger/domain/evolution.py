@@ -16,6 +16,10 @@ from ledger.domain import events as ev
 from ledger.domain.state import ConsentState, Disclosure, SubjectState, V
 from ledger.domain.values import Erased
 
+# The recipient kind of the acquirer in a business transfer (not one of the policy's
+# kinds: the statement names transfers apart, under "Bedrijfsoverdracht").
+ACQUIRER = "acquirer"
+
 
 @singledispatch
 def evolve(event: ev.SubjectEvent, state: SubjectState[V]) -> SubjectState[V]:
@@ -30,15 +34,24 @@ def _hold(state: SubjectState[V], event: ev.DataCollected | ev.DataRectified) ->
     state.holdings.setdefault(event.purpose, {}).update(values)
 
 
+def _scope_values(state: SubjectState[V], purpose: str, scopes: Mapping[str, str]) -> None:
+    state.category_scopes.update(scopes)
+    state.value_scopes.setdefault(purpose, {}).update(scopes)
+    for scope in set(scopes.values()):
+        state.scope_purposes.setdefault(scope, set()).add(purpose)
+        # A value under a scope shredded before is under a new key: held again.
+        state.erased_scopes.discard(scope)
+
+
 @evolve.register
 def _(event: ev.DataCollected, state: SubjectState[V]) -> SubjectState[V]:
     _hold(state, event)
-    state.category_scopes.update(event.scopes)
+    _scope_values(state, event.purpose, event.scopes)
     state.roles[event.purpose] = (event.role, event.controller)
+    state.legal_bases[event.purpose] = event.legal_basis
     state.collected_at[event.purpose] = event.occurred_at
     for scope in set(event.scopes.values()):
         state.scope_collected_at[scope] = event.occurred_at
-        state.erased_scopes.discard(scope)
     state.erased_since_collection = False
     return state
 
@@ -46,7 +59,7 @@ def _(event: ev.DataCollected, state: SubjectState[V]) -> SubjectState[V]:
 @evolve.register
 def _(event: ev.DataRectified, state: SubjectState[V]) -> SubjectState[V]:
     _hold(state, event)
-    state.category_scopes.update(event.scopes)
+    _scope_values(state, event.purpose, event.scopes)
     return state
 
 
@@ -175,7 +188,23 @@ def _(event: ev.LegalHoldReleased, state: SubjectState[V]) -> SubjectState[V]:
 
 @evolve.register
 def _(event: ev.ControllerTransferred, state: SubjectState[V]) -> SubjectState[V]:
+    # Art. 4(7): the acquirer decides on the transferred data from now on; it received
+    # the data (a recipient, art. 4(9)) of every category held for each purpose.
     state.controller_transfers.append(event.new_controller)
+    for purpose in event.purposes:
+        role, _ = state.roles.get(purpose, ("controller", ""))
+        if role == "controller":  # as processor, the customer stays the controller
+            state.roles[purpose] = (role, event.new_controller)
+            state.transferred_to[purpose] = event.new_controller
+        state.disclosures.append(Disclosure(
+            event.new_controller, ACQUIRER, purpose, event.transfer_kind,
+            sorted(state.holdings.get(purpose, {})), event.occurred_at))
+    return state
+
+
+@evolve.register
+def _(event: ev.RequestForwarded, state: SubjectState[V]) -> SubjectState[V]:
+    state.forwarded_requests[event.request_ref] = event.forwarded_to
     return state
 
 
@@ -187,8 +216,9 @@ def _close_request(state: SubjectState[V], request_ref: str) -> None:
 
 def _erase_scopes(state: SubjectState[V], scopes: Sequence[str]) -> None:
     state.erased_scopes.update(scopes)
-    for held in state.holdings.values():
+    for purpose, held in state.holdings.items():
+        value_scopes = state.value_scopes.get(purpose, {})
         for category in held:
-            scope = state.category_scopes.get(category)
+            scope = value_scopes.get(category, state.category_scopes.get(category))
             if scope is not None and scope in scopes:
                 held[category] = Erased(scope)

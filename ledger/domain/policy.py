@@ -15,9 +15,10 @@ must state every one of them; a revision 1 file reads with each "not stated".
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -48,6 +49,12 @@ Requirement = Literal["required", "optional"]
 # The revision that added the facts art. 13, 15 and 30 GDPR ask for; see ``Policy``.
 STATEMENT_REVISION = 2
 NO_PERIOD = Duration()
+# The trigger whose scope is split per fiscal year ("fiscal-2025"): each year's records
+# are kept for the law's period from the end of their own year, and go on their own date.
+FISCAL_YEAR_END = "fiscal-year-end"
+_YEAR = re.compile(r"[0-9]{4}")
+# The longest retention scope name the key store and the intake schema take.
+MAX_SCOPE_NAME = 64
 
 
 @dataclass(frozen=True)
@@ -220,7 +227,79 @@ class Policy:
             ) from None
 
     def scope_of(self, category: str) -> str:
+        """The policy's own scope of ``category`` (``general``, ``fiscal``): the base of
+        the scope its values are kept under (``scope_for``)."""
         return self.categories[category].scope
+
+    # -- retention scopes as the law divides data --------------------------------------
+    #
+    # A value is encrypted under the key of its scope, and a scope is shredded whole, so
+    # a scope must hold only data whose retention ends together. The policy's scopes are
+    # therefore split: a fiscal scope per fiscal year (``fiscal-2025``: that year's
+    # invoices go on their own date, whatever later years hold), an ordinary scope per
+    # purpose (``general-demo-request``: a purpose ends, its data goes, the others'
+    # stays). Data recorded before the split keeps the policy's own scope name.
+
+    def scope_for(self, category: str, purpose: str, moment: datetime) -> str:
+        """The scope a value of ``category`` collected for ``purpose`` at ``moment`` is
+        kept under: ``BASE-YEAR`` for a scope the law keeps per fiscal year (the year in
+        the jurisdiction's zone), ``BASE-PURPOSE`` for one kept while its purpose runs."""
+        base = self.categories[category].scope
+        scope = self.scopes[base]
+        if scope.trigger == FISCAL_YEAR_END:
+            return f"{base}-{self.local(moment).year:04d}"
+        if not scope.is_statutory:
+            return f"{base}-{purpose}"
+        return base
+
+    def base_scope(self, name: str) -> RetentionScope | None:
+        """The policy scope a scope name is (``general``) or was derived from
+        (``general-demo-request``, ``fiscal-2025``); None for a name it does not know."""
+        known = self.scopes.get(name)
+        if known is not None:
+            return known
+        for key in sorted(self.scopes, key=len, reverse=True):
+            if not name.startswith(f"{key}-"):
+                continue
+            suffix, scope = name[len(key) + 1:], self.scopes[key]
+            if scope.trigger == FISCAL_YEAR_END and _YEAR.fullmatch(suffix):
+                return scope
+            if not scope.is_statutory and suffix in self.purposes:
+                return scope
+        return None
+
+    def scope_year(self, name: str) -> int | None:
+        """The fiscal year a per-year scope holds (2025 for ``fiscal-2025``)."""
+        scope = self.base_scope(name)
+        if scope is None or scope.key == name or scope.trigger != FISCAL_YEAR_END:
+            return None
+        return int(name[len(scope.key) + 1:])
+
+    def scope_purpose(self, name: str) -> str | None:
+        """The purpose a per-purpose scope holds (``demo-request`` for
+        ``general-demo-request``)."""
+        scope = self.base_scope(name)
+        if scope is None or scope.key == name or scope.is_statutory:
+            return None
+        return name[len(scope.key) + 1:]
+
+    def covers(self, named: str | None, scope: str) -> bool:
+        """Whether a restriction or legal hold naming ``named`` (None: everything)
+        reaches ``scope``: the same name, or the policy scope it was derived from."""
+        if named is None or named == scope:
+            return True
+        base = self.base_scope(scope)
+        return named in self.scopes and base is not None and base.key == named
+
+    def knows_scope(self, name: str) -> bool:
+        return self.base_scope(name) is not None
+
+    def local(self, moment: datetime) -> datetime:
+        """``moment`` in the jurisdiction's zone (as it is, if that would overflow)."""
+        try:
+            return moment.astimezone(self.zone)
+        except (OverflowError, ValueError):
+            return moment.astimezone(UTC)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Policy:
@@ -290,6 +369,7 @@ class _PolicyReader:
                             ("retention_scopes", scopes)):
             if not table:
                 raise PolicyError(f"policy.{name}: must not be empty")
+        _check_derived_scopes(scopes, purposes)
         transfer_kinds = _str_list(data.get("transfer_kinds", []), "transfer_kinds")
         zone = data.get("jurisdiction_zone", "UTC")
         _zone(zone, "policy.jurisdiction_zone")
@@ -550,6 +630,27 @@ _STATEMENT_KEYS = frozenset({
     "automated_decision_making", "data_subject_kinds", "source_systems",
     "consent_withdrawal_grace_period",
 })
+
+
+def _check_derived_scopes(scopes: Mapping[str, RetentionScope],
+                          purposes: Mapping[str, Purpose]) -> None:
+    """The scope names ``Policy.scope_for`` derives fit the key store and the intake
+    schema (64 characters), and none is the name of another scope of the policy."""
+    for key, scope in sorted(scopes.items()):
+        if scope.trigger == FISCAL_YEAR_END:
+            suffixes = ["2000"]
+        elif not scope.is_statutory:
+            suffixes = sorted(purposes)
+        else:
+            continue
+        for suffix in suffixes:
+            name = f"{key}-{suffix}"
+            if len(name) > MAX_SCOPE_NAME:
+                raise PolicyError(f"retention_scopes.{key}: the scope {name!r} it gives "
+                                  f"its data is longer than {MAX_SCOPE_NAME} characters")
+            if name in scopes:
+                raise PolicyError(f"retention_scopes.{name}: is also the name of a scope "
+                                  f"derived from {key!r}; give it another name")
 
 
 def _text_pair(raw: Mapping[str, Any], path: str, stem: str) -> Text:

@@ -66,6 +66,17 @@ class SubjectState(Generic[V]):
     category_scopes: dict[str, str] = field(default_factory=dict)
     request_extensions: dict[str, int] = field(default_factory=dict)  # request_ref -> months
     request_received: dict[str, datetime] = field(default_factory=dict)  # request_ref -> when
+    # Per purpose and category, the retention scope of the value held (``category_scopes``
+    # keeps the last scope per category only: one category may be held for two purposes
+    # under two scopes); per scope that ever received a value, the purposes that put it
+    # there (a superseded value's scope is still held until it is shredded).
+    value_scopes: dict[str, dict[str, str]] = field(default_factory=dict)
+    scope_purposes: dict[str, set[str]] = field(default_factory=dict)
+    legal_bases: dict[str, str] = field(default_factory=dict)  # purpose -> basis, last collection
+    # A business transfer (art. 4(7)): purpose -> the acquirer, now its controller.
+    transferred_to: dict[str, str] = field(default_factory=dict)
+    # Requests we received as processor and passed on: request_ref -> the controller.
+    forwarded_requests: dict[str, str] = field(default_factory=dict)
     # Upstream systems retry; an act id seen before is a re-delivery, not a new act,
     # when its content is the same (the digest tells), and a conflict when it is not.
     act_ids: dict[str, RecordedAct] = field(default_factory=dict)

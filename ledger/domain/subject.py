@@ -19,7 +19,7 @@ from ledger.domain.acts import ActContext
 from ledger.domain.durations import Duration
 from ledger.domain.evolution import evolve
 from ledger.domain.policy import Policy
-from ledger.domain.retention import ErasurePlan, plan_erasure
+from ledger.domain.retention import ErasurePlan, hold_refs, plan_erasure
 from ledger.domain.state import ConsentState, Disclosure, SubjectState
 from ledger.domain.subject_rules import DIRECT_MARKETING, SubjectRules
 from ledger.domain.values import PersonalValues
@@ -82,8 +82,13 @@ class DataSubject(SubjectRules, Aggregate):
             )
         self._require_consent_if_needed(spec, legal_basis)
         self._require_not_objected(purpose, operation="collect")
-        self._require_unrestricted(policy, values, operation="collect")
-        role_controller = controller if spec.role == "processor" else policy.controller
+        # Each value goes under the scope its retention ends with: its purpose's, or its
+        # fiscal year's (in the jurisdiction's zone) for what the law keeps.
+        scopes = {c: policy.scope_for(c, purpose, act.occurred_at) for c in values}
+        self._require_unrestricted(policy, set(scopes.values()), operation="collect")
+        # After a business transfer the acquirer is the controller of the purpose.
+        role_controller = controller if spec.role == "processor" else (
+            self.state.transferred_to.get(purpose, policy.controller))
         if spec.role == "processor" and not controller:
             raise PolicyViolation(
                 "controller-required",
@@ -93,7 +98,7 @@ class DataSubject(SubjectRules, Aggregate):
             ev.DataCollected,
             purpose=purpose,
             values=PersonalValues(values),
-            scopes={c: policy.scope_of(c) for c in values},
+            scopes=scopes,
             source_system=source_system,
             legal_basis=legal_basis,
             role=spec.role,
@@ -111,7 +116,9 @@ class DataSubject(SubjectRules, Aggregate):
             raise PolicyViolation(
                 "objection", "the subject objected to direct marketing (unsubscribed)"
             )
-        self._require_unrestricted(policy, categories, operation=operation)
+        self._require_unrestricted(
+            policy, self._held_scopes_of(policy, purpose, categories), operation=operation)
+        self._require_in_retention(policy, purpose, categories, operation, act.occurred_at)
         self.trigger_event(
             ev.DataProcessed, purpose=purpose, operation=operation,
             categories=list(categories), **act.event_fields(policy),
@@ -136,7 +143,9 @@ class DataSubject(SubjectRules, Aggregate):
             )
         # Art. 18(2): restricted data may still go where the law obliges us to send it.
         if ground != "legal-obligation":
-            self._require_unrestricted(policy, categories, operation="share")
+            self._require_unrestricted(
+                policy, self._held_scopes_of(policy, purpose, categories), operation="share")
+            self._require_in_retention(policy, purpose, categories, "share", act.occurred_at)
         self.trigger_event(
             ev.DataShared, purpose=purpose, recipient=recipient,
             recipient_kind=recipient_kind, ground=ground, categories=list(categories),
@@ -185,7 +194,7 @@ class DataSubject(SubjectRules, Aggregate):
         self, policy: Policy, act: ActContext, *, request_ref: str, reason: str,
         scope: str | None = None,
     ) -> None:
-        if scope is not None and scope not in policy.scopes:
+        if scope is not None and not policy.knows_scope(scope):
             raise PolicyViolation("unknown-scope", f"no retention scope {scope!r} in policy")
         if request_ref in self.state.restrictions:
             raise PolicyViolation("duplicate-request", f"restriction {request_ref!r} is active")
@@ -214,10 +223,19 @@ class DataSubject(SubjectRules, Aggregate):
             raise PolicyViolation(
                 "not-held", f"nothing held for {purpose!r} in {', '.join(missing)} to rectify"
             )
+        # A corrected value replaces the one it corrects, under the same scope (a 2025
+        # invoice corrected in 2026 is still a 2025 record); a value whose scope was
+        # shredded gets the scope a collection now would.
+        held_scopes = self.state.value_scopes.get(purpose, {})
+        scopes = {}
+        for category in values:
+            scope = held_scopes.get(category)
+            if scope is None or scope in self.state.erased_scopes:
+                scope = policy.scope_for(category, purpose, act.occurred_at)
+            scopes[category] = scope
         self.trigger_event(
             ev.DataRectified, purpose=purpose, values=PersonalValues(values),
-            scopes={c: policy.scope_of(c) for c in values}, request_ref=request_ref,
-            **act.event_fields(policy),
+            scopes=scopes, request_ref=request_ref, **act.event_fields(policy),
         )
 
     def request_access(
@@ -228,6 +246,19 @@ class DataSubject(SubjectRules, Aggregate):
         self.trigger_event(
             ev.AccessRequested, request_ref=request_ref, channel=channel,
             **act.event_fields(policy),
+        )
+
+    def forward_request(
+        self, policy: Policy, act: ActContext, *, request_ref: str, request_kind: str,
+        channel: str, forwarded_to: str,
+    ) -> None:
+        """A request about data we process for ``forwarded_to`` as its processor,
+        received and passed on to it: recorded, so that it leaves a trace (art. 5(2))."""
+        self._require_processor_for(forwarded_to)
+        self._require_new_request(request_ref)
+        self.trigger_event(
+            ev.RequestForwarded, request_ref=request_ref, request_kind=request_kind,
+            channel=channel, forwarded_to=forwarded_to, **act.event_fields(policy),
         )
 
     def fulfil_access(
@@ -316,18 +347,19 @@ class DataSubject(SubjectRules, Aggregate):
         self._require_held(policy.purpose(purpose))
         self.trigger_event(ev.PurposeFulfilled, purpose=purpose, **act.event_fields(policy))
 
-    def check_expiry(self, scope: str, due_at: datetime, now: datetime) -> None:
+    def check_expiry(self, policy: Policy, scope: str, due_at: datetime,
+                     now: datetime) -> None:
         """Raises unless ``scope`` may be destroyed at ``now``; callers check before shredding."""
         if due_at > now:
             raise PolicyViolation("retention-not-due", f"scope {scope!r} is not yet due")
-        if scope in self._held_scopes_under_hold():
+        if hold_refs(policy, self.state, scope):
             raise PolicyViolation("legal-hold", f"a legal hold keeps scope {scope!r}")
 
     def expire_retention(
         self, policy: Policy, act: ActContext, *, scope: str, due_at: datetime,
         destroyed_key_ids: Sequence[str],
     ) -> None:
-        self.check_expiry(scope, due_at, act.occurred_at)
+        self.check_expiry(policy, scope, due_at, act.occurred_at)
         self.trigger_event(
             ev.RetentionExpired, scope=scope, due_at=due_at,
             destroyed_key_ids=list(destroyed_key_ids), **act.event_fields(policy),
@@ -337,7 +369,7 @@ class DataSubject(SubjectRules, Aggregate):
         self, policy: Policy, act: ActContext, *, hold_ref: str, reason: str,
         scopes: Sequence[str],
     ) -> None:
-        unknown = sorted(s for s in scopes if s not in policy.scopes)
+        unknown = sorted(s for s in scopes if not policy.knows_scope(s))
         if unknown:
             raise PolicyViolation("unknown-scope", f"no retention scope {', '.join(unknown)}")
         if hold_ref in self.state.legal_holds:

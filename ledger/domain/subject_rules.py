@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import Any
 
 from ledger.domain.policy import Policy, Purpose
+from ledger.domain.retention import retention_ended
 from ledger.domain.state import SubjectState
 from ledger.domain.values import Erased
 from ledger.errors import PolicyViolation
@@ -39,16 +41,42 @@ class SubjectRules:
         if purpose in self.state.objected_purposes and operation != STORAGE_ONLY:
             raise PolicyViolation("objection", f"the subject objected to {purpose!r}")
 
-    def _require_unrestricted(self, policy: Policy, categories: Any, operation: str) -> None:
+    def _require_unrestricted(self, policy: Policy, scopes: Collection[str],
+                              operation: str) -> None:
+        """Refuses any use but storage of data in ``scopes`` under a restriction (one
+        naming the scope, the policy scope it derives from, or everything)."""
         if operation == STORAGE_ONLY:
             return
-        scopes = {policy.scope_of(c) for c in categories if c in policy.categories}
-        for request_ref, scope in sorted(self.state.restrictions.items()):
-            if scope is None or scope in scopes:
+        for request_ref, named in sorted(self.state.restrictions.items(),
+                                         key=lambda item: item[0]):
+            if named is None or any(policy.covers(named, scope) for scope in scopes):
                 raise PolicyViolation(
                     "restricted",
                     f"restriction {request_ref!r} allows storage only, not {operation!r}",
                 )
+
+    def _require_in_retention(self, policy: Policy, purpose: str, categories: Any,
+                              operation: str, now: datetime) -> None:
+        """Refuses any use but storage of data whose retention ended: what the law or a
+        legal hold still keeps is restricted to storage by itself, without a request."""
+        if operation == STORAGE_ONLY:
+            return
+        why = retention_ended(policy, self.state, purpose,
+                              self._held_scopes_of(policy, purpose, categories), now)
+        if why is not None:
+            raise PolicyViolation("restricted", f"{why}, not {operation!r}")
+
+    def _held_scopes_of(self, policy: Policy, purpose: str, categories: Any) -> set[str]:
+        """The scopes the values of ``categories`` held for ``purpose`` are kept under."""
+        scopes = self.state.value_scopes.get(purpose, {})
+        found = set()
+        for category in categories:
+            scope = scopes.get(category, self.state.category_scopes.get(category))
+            if scope is None and category in policy.categories:
+                scope = policy.scope_of(category)
+            if scope is not None:
+                found.add(scope)
+        return found
 
     def _require_not_erased(self) -> None:
         if self.state.erased_since_collection:
@@ -90,11 +118,28 @@ class SubjectRules:
             raise PolicyViolation(
                 "request-to-controller",
                 "we process this subject's data as processor only; the request goes to "
-                f"the controller: {', '.join(controllers)}",
+                f"the controller: {', '.join(controllers)} (record it as "
+                "request-forwarded)",
             )
 
+    def _require_processor_for(self, controller: str) -> None:
+        """A request may be forwarded only to a controller we process the subject's
+        data for (art. 28(3)(e)); one about data we control is ours to answer."""
+        ours = sorted({c for role, c in self.state.roles.values() if role == "processor"})
+        if not ours:
+            raise PolicyViolation(
+                "not-processor",
+                "we are the controller of this subject's data: record the request itself "
+                "(access-requested, erasure-requested), it is ours to answer")
+        if controller not in ours:
+            raise PolicyViolation(
+                "unknown-controller",
+                "forwarded_to names no controller we process this subject's data for; "
+                f"known: {', '.join(ours)}")
+
     def _require_new_request(self, request_ref: str) -> None:
-        if request_ref in self.state.open_requests:
+        if request_ref in self.state.open_requests or (
+                request_ref in self.state.forwarded_requests):
             raise PolicyViolation("duplicate-request", f"request {request_ref!r} is open")
 
     def _require_open_request(self, request_ref: str, kind: str) -> None:
@@ -104,6 +149,3 @@ class SubjectRules:
     def _consent_live(self, purpose: str) -> bool:
         consent = self.state.consents.get(purpose)
         return consent is not None and consent.live
-
-    def _held_scopes_under_hold(self) -> set[str]:
-        return {scope for scopes in self.state.legal_holds.values() for scope in scopes}

@@ -414,6 +414,10 @@ HANDLERS: dict[str, Handler] = {
     "access-requested": lambda app, a: app.request_access(
         a.subject_id, a.context, request_ref=a.body["request_ref"],
         channel=a.body["channel"]),
+    "request-forwarded": lambda app, a: app.forward_request(
+        a.subject_id, a.context, request_ref=a.body["request_ref"],
+        request_kind=a.body["request_kind"], channel=a.body["channel"],
+        forwarded_to=a.body["forwarded_to"]),
     "access-fulfilled": lambda app, a: app.fulfil_access(
         a.subject_id, a.context, request_ref=a.body["request_ref"],
         export_ref=a.body["export_ref"]),

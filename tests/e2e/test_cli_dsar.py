@@ -78,7 +78,10 @@ def test_subject_show_by_email_as_a_table_and_as_json(data: Path) -> None:
     assert values["business-email"] == EMAIL
     assert shown["consents"][0]["proof_ref"] == "form/881"
     (request,) = shown["requests"]
-    assert (request["due_at"], request["extended_months"]) == ("2025-06-05T10:00:00+01:00", 2)
+    # Art. 12(3), counted on Amsterdam's calendar: received 5 March 10:00 (CET), due three
+    # months later at 10:00 there, in summer time (CEST); shown in UTC too.
+    assert (request["due_at"], request["extended_months"]) == ("2025-06-05T10:00:00+02:00", 2)
+    assert request["due_at_utc"] == "2025-06-05T08:00:00+00:00"
 
 
 def test_dsar_export_writes_private_json_and_escaped_html(data: Path, tmp_path: Path) -> None:
@@ -139,7 +142,7 @@ def test_registers_for_scripts_and_people(data: Path) -> None:
                     "invoice-details", "payment-details"}
     assert service["recipients"]["used"][0]["recipient_kind"] == "postal-service"
     assert {r["scope"] for r in registers["retention_schedule"]["items"]} == {
-        "general", "fiscal"}
+        "general-service-delivery", "fiscal-2025"}
     people = ledger("registers", "dsar", "--now", "2025-06-06T00:00:00Z", data_dir=data)
     assert "OVERDUE" in people.stdout
 

@@ -49,9 +49,11 @@ def test_erase_by_email_keeps_fiscal_records_with_the_reason(
     assert result.returncode == 0, result.stderr
     report = orjson.loads(result.stdout)
     assert report["subject_id"] == subject
-    assert report["shredded_scopes"] == ["general"]
-    assert report["kept"]["fiscal"]["until"].startswith("2033-01-01")
-    assert "fiscal law" in report["kept"]["fiscal"]["legal_reason"]
+    # Ordinary data of the purpose shredded; the invoice of 2025 kept until 1 January
+    # 2033 00:00 in Amsterdam (art. 52 AWR), under its own fiscal year's scope.
+    assert report["shredded_scopes"] == ["general-service-delivery"]
+    assert report["kept"]["fiscal-2025"]["until"] == "2033-01-01T00:00:00+01:00"
+    assert "fiscal law" in report["kept"]["fiscal-2025"]["legal_reason"]
     assert "CANARY" not in result.stdout + result.stderr
     # The identity went with the scope that held it.
     again = ledger(data_dir, "erase", "--email", "jan@example.nl", "--request", "DSAR-8")
@@ -78,7 +80,8 @@ def test_a_future_moment_only_plans_retention_and_shreds_nothing(
     report = orjson.loads(due.stdout)
     assert report["dry_run"] is True
     assert report["expired"] == []
-    assert [(e["subject_id"], e["scope"]) for e in report["planned"]] == [(subject, "fiscal")]
+    assert [(e["subject_id"], e["scope"]) for e in report["planned"]] == [
+        (subject, "fiscal-2025")]
     shown = orjson.loads(ledger(data_dir, "subject", "show", subject, "--json").stdout)
     fiscal = [v for v in shown["personal_data"] if v["category"] == "invoice-details"]
     assert fiscal
@@ -95,14 +98,16 @@ def test_master_key_rotation_rewraps_keys_and_data_stays_readable(
     result = ledger(data_dir, "keys", "rotate-master", "--json")
     assert result.returncode == 0, result.stderr
     report = orjson.loads(result.stdout)
-    assert report["rewrapped_keys"] == 2  # general and fiscal
+    # The act digests' key (general), the purpose's (general-service-delivery) and the
+    # fiscal year's (fiscal-2025).
+    assert report["rewrapped_keys"] == 3
     assert report["old_fingerprint"] != report["new_fingerprint"]
     assert (data_dir / "master.key").read_bytes() != old_key
     assert old_key not in (data_dir / "keys.sqlite").read_bytes()
     # Still readable under the new key: erasure works and finds both scopes.
     erase = ledger(data_dir, "erase", subject, "--request", "DSAR-10", "--json")
     assert erase.returncode == 0, erase.stderr
-    assert orjson.loads(erase.stdout)["shredded_scopes"] == ["general"]
+    assert orjson.loads(erase.stdout)["shredded_scopes"] == ["general-service-delivery"]
 
 
 def test_wrong_master_key_is_a_clear_error(enrolled: tuple[Path, str], tmp_path: Path) -> None:

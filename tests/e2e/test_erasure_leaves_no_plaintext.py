@@ -118,8 +118,8 @@ def test_erased_subject_is_unreadable_everywhere_and_the_other_is_intact(
     with open_ledger(settings) as replay:
         erased_now = replay.subject(erased).state.holdings["service-delivery"]
         kept_now = replay.subject(kept).state.holdings["service-delivery"]
-    assert erased_now["name"] == Erased("general")
-    assert erased_now["business-email"] == Erased("general")
+    assert erased_now["name"] == Erased("general-service-delivery")
+    assert erased_now["business-email"] == Erased("general-service-delivery")
     assert erased_now["invoice-details"] == erased_values["invoice-details"]
     assert kept_now["name"] == kept_values["name"] + "-RECTIFIED"
     assert kept_now["business-email"] == kept_values["business-email"]
@@ -133,8 +133,9 @@ def test_kept_fiscal_scope_is_shredded_when_its_retention_ends(tmp_path: Path) -
         subject = enrol(app, values)
         app.request_erasure(subject, act(3), request_ref="DSAR-2", channel="email")
         plan = app.carry_out_erasure(subject, act(4), request_ref="DSAR-2")
-        due = plan.keep["fiscal"].until
-        assert due == datetime(2033, 1, 1, tzinfo=UTC)
+        due = plan.keep["fiscal-2025"].until
+        # 1 January 2033 00:00 in Amsterdam: 31 December 2032 23:00 UTC.
+        assert due == datetime(2032, 12, 31, 23, 0, tzinfo=UTC)
         office = open_office_key(settings)
         early = enforce_retention(backend, office, datetime(2032, 12, 31, tzinfo=UTC), wait_s=0)
         assert early.expired == []
@@ -142,7 +143,7 @@ def test_kept_fiscal_scope_is_shredded_when_its_retention_ends(tmp_path: Path) -
         app.time_gate = replace(app.time_gate, clock=lambda: due)
         report = enforce_retention(backend, office, due, wait_s=0)
         assert [(e["subject_id"], e["scope"]) for e in report.expired] == [
-            (str(subject), "fiscal")]
+            (str(subject), "fiscal-2025")]
         assert text_hits(decoded_texts(app), [values["invoice-details"]]) == {
             values["invoice-details"]: 0}
         trail = [type(e).__name__ for e in app.history(subject)]

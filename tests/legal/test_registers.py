@@ -181,8 +181,9 @@ def test_art_30_1_f_ropa_states_retention_including_the_seven_year_fiscal_period
         ropa, "demo-request")["retention"]["rule"]["words_en"]
     assert record(ropa, "contact")["retention"]["statutory"] == []
     # What the acts did: the erasure kept the fiscal records by law, shredded the rest.
-    assert [k["scope"] for k in service["kept_by_law"]] == ["fiscal"]
-    assert [e["item"] for e in service["erased"]] == ["general"]
+    # (Each fiscal year under a scope of its own; ordinary data per purpose.)
+    assert [k["scope"] for k in service["kept_by_law"]] == ["fiscal-2025"]
+    assert [e["item"] for e in service["erased"]] == ["general-service-delivery"]
 
 
 def test_art_30_1_g_ropa_describes_the_security_measures(ropa: dict[str, Any]) -> None:

@@ -122,7 +122,8 @@ def test_a_history_becomes_a_document_and_rows_in_one_batch() -> None:
     assert changes.ropa[RopaKey("service-delivery", "legal-basis", "contract")].acts == 1
     (request,) = changes.requests[s.id]
     assert (request.request_ref, request.status) == ("DSAR-1", "open")
-    assert {r.scope for r in changes.schedules[s.id]} == {"general", "fiscal"}
+    assert {r.scope for r in changes.schedules[s.id]} == {"general-service-delivery",
+                                                          "fiscal-2025"}
     assert decode_doc(s.id, changes.subjects[s.id].doc).version == 4
 
 
@@ -207,7 +208,8 @@ def test_a_document_round_trips_to_the_same_bytes() -> None:
     data = log.project(log.record(s)).subjects[s.id].doc
     assert encode_doc(decode_doc(s.id, data)) == data
     doc = decode_doc(s.id, data)
-    assert doc.state.holdings["service-delivery"]["name"] == Erased("general")
+    assert doc.state.holdings["service-delivery"]["name"] == Erased(
+        "general-service-delivery")
     assert isinstance(doc.state.holdings["service-delivery"]["invoice-details"], SealedValue)
 
 
@@ -235,8 +237,10 @@ def test_an_extension_moves_the_deadline_in_the_view() -> None:
                               reason_code="number-of-requests")
     changes = log.project(log.record(s))
     (request,) = changes.requests[s.id]
+    # Art. 12(3) on Amsterdam's calendar: received 31 January 10:00 (CET), due two
+    # months later at 10:00 there, in summer time (CEST): 08:00 UTC.
     assert (request.due_at, request.extended_months, request.reasons) == (
-        datetime(2025, 3, 31, 9, 0, tzinfo=UTC), 1, ("number-of-requests",))
+        datetime(2025, 3, 31, 8, 0, tzinfo=UTC), 1, ("number-of-requests",))
     doc = decode_doc(s.id, changes.subjects[s.id].doc)
     late = datetime(2025, 4, 1, tzinfo=UTC)
     (shown,) = render_subject(doc, POLICY, now=late, open_value=None)["requests"]
@@ -272,7 +276,8 @@ def test_values_are_opened_on_read_and_erased_ones_read_as_erased() -> None:
     doc = decode_doc(s.id, log.docs[s.id])
 
     def open_value(value: SealedValue) -> str | Erased:
-        return Erased(value.scope) if value.scope == "general" else f"opened-{value.category}"
+        return (Erased(value.scope) if value.scope.startswith("general")
+                else f"opened-{value.category}")
 
     shown = {v["category"]: (v["status"], v["value"]) for v in render_subject(
         doc, POLICY, now=T0, open_value=open_value)["personal_data"]}

@@ -199,13 +199,16 @@ def test_invoice_data_collected_on_the_last_day_of_the_range_reads_everywhere() 
         acts.apply((1, "erase", datetime(2199, 12, 31, 23, 59, 59, tzinfo=UTC)))
         assert len(acts.moments) == 6
         views = read_everything(backend, acts.subjects, acts.moments)
+        # 2199-12-31 23:00 UTC is 1 January 2200 in Amsterdam: a record of 2200.
         fiscal = {r["scope"]: r["due_at"] for r in views[acts.subjects[0]]["retention"]}
-        assert fiscal["fiscal"] == "2207-01-01T00:00:00+00:00"
+        assert fiscal["fiscal-2200"] == "2208-01-01T00:00:00+01:00"
         (request,) = views[acts.subjects[0]]["requests"]
-        assert request["due_at"] == "2200-03-31T23:00:00+00:00"
+        assert request["due_at"] == "2200-04-01T00:00:00+02:00"
+        assert request["due_at_utc"] == "2200-03-31T22:00:00+00:00"
         kept = backend.app.subject(acts.subjects[1]).state
-        assert "general" in kept.erased_scopes
-        assert "fiscal" not in kept.erased_scopes  # kept: its fiscal period runs to 2207
+        assert "general-service-delivery" in kept.erased_scopes
+        # Kept: a record of 2199 in Amsterdam, its fiscal period runs to 2207.
+        assert "fiscal-2199" not in kept.erased_scopes
 
 
 def test_a_derived_date_past_year_9999_reads_as_the_end_of_time() -> None:
@@ -218,7 +221,8 @@ def test_a_derived_date_past_year_9999_reads_as_the_end_of_time() -> None:
         acts.apply((0, "collect", datetime(2025, 3, 3, tzinfo=UTC)))
         acts.apply((0, "erase", datetime(2025, 3, 4, tzinfo=UTC)))
         views = read_everything(backend, acts.subjects, acts.moments)
-        (fiscal,) = [r for r in views[acts.subjects[0]]["retention"] if r["scope"] == "fiscal"]
+        (fiscal,) = [r for r in views[acts.subjects[0]]["retention"]
+                     if r["scope"] == "fiscal-2025"]
         assert fiscal["due_at"] == END_OF_TIME.isoformat()
         with backend.reading() as reader:
             (scheduled,) = reader.retention_schedule(now=LAST)

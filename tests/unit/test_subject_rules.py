@@ -6,9 +6,10 @@ These run on the aggregate alone (no store): a refused command must leave no eve
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -21,6 +22,7 @@ from ledger.errors import PolicyViolation
 from tests.unit.aggregate_rules import POLICY, T0, refused
 
 _ids = itertools.count(1)
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 CUSTOMER = {
     "name": "Sanne", "business-email": "s@example.nl", "business-phone": "+31 20 1",
@@ -70,8 +72,9 @@ def test_collection_is_recorded_with_scopes_per_category() -> None:
               source_system="crm", legal_basis="contract")
     event = recorded(s, ev.DataCollected)
     assert isinstance(event, ev.DataCollected)
-    assert event.scopes["invoice-details"] == "fiscal"
-    assert event.scopes["name"] == "general"
+    # Fiscal data per fiscal year, ordinary data per purpose (each its own key).
+    assert event.scopes["invoice-details"] == "fiscal-2025"
+    assert event.scopes["name"] == "general-service-delivery"
     assert event.role == "controller"
     assert event.controller == POLICY.controller
 
@@ -304,13 +307,13 @@ def test_erasure_is_refused_in_part_for_fiscal_records() -> None:
     assert [type(e) for e in events] == [ev.ErasureRefusedInPart, ev.ErasureCompleted]
     refusal, completion = events
     assert isinstance(refusal, ev.ErasureRefusedInPart)
-    assert refusal.kept_scope == "fiscal"
+    assert refusal.kept_scope == "fiscal-2025"
     assert "fiscal" in refusal.legal_reason.lower()
-    assert refusal.kept_until == datetime(2033, 1, 1, tzinfo=UTC)
+    assert refusal.kept_until == datetime(2033, 1, 1, tzinfo=AMSTERDAM)
     assert isinstance(completion, ev.ErasureCompleted)
-    assert completion.scopes == ["general"]
+    assert completion.scopes == ["general-service-delivery"]
     held = s.state.holdings["service-delivery"]
-    assert held["name"] == Erased("general")
+    assert held["name"] == Erased("general-service-delivery")
     assert held["invoice-details"] == "INV-1"
 
 
@@ -352,25 +355,26 @@ def test_legal_hold_keeps_every_scope_from_erasure_until_released() -> None:
     recorded(s, ev.LegalHoldPlaced)
     plan = s.erasure_plan(POLICY, T0 + timedelta(days=1))
     assert plan.shred == frozenset()
-    assert set(plan.keep) == {"general", "fiscal"}
-    assert plan.keep["general"].until is None
+    assert set(plan.keep) == {"general-service-delivery", "fiscal-2025"}
+    assert plan.keep["general-service-delivery"].until is None
     refused("no-such-hold", lambda: s.release_legal_hold(POLICY, act(), hold_ref="H-2"), s)
     s.release_legal_hold(POLICY, act(), hold_ref="H-1")
     recorded(s, ev.LegalHoldReleased)
-    assert s.erasure_plan(POLICY, T0 + timedelta(days=1)).shred == {"general"}
+    assert s.erasure_plan(POLICY, T0 + timedelta(days=1)).shred == {
+        "general-service-delivery"}
 
 
 def test_fiscal_scope_is_shredded_once_its_retention_ends() -> None:
     s = customer()
     _erase(s)
-    due = datetime(2033, 1, 1, tzinfo=UTC)
+    due = datetime(2033, 1, 1, tzinfo=AMSTERDAM)
     early = ActContext("a-early", "retention", due - timedelta(days=1))
     refused("retention-not-due", lambda: s.expire_retention(
-        POLICY, early, scope="fiscal", due_at=due, destroyed_key_ids=[]), s)
-    s.expire_retention(POLICY, ActContext("a-due", "retention", due), scope="fiscal",
+        POLICY, early, scope="fiscal-2025", due_at=due, destroyed_key_ids=[]), s)
+    s.expire_retention(POLICY, ActContext("a-due", "retention", due), scope="fiscal-2025",
                        due_at=due, destroyed_key_ids=["k2"])
     assert [type(e) for e in s.collect_events()] == [ev.RetentionExpired]
-    assert s.state.holdings["service-delivery"]["invoice-details"] == Erased("fiscal")
+    assert s.state.holdings["service-delivery"]["invoice-details"] == Erased("fiscal-2025")
     assert not s.state.restrictions
 
 
@@ -395,6 +399,33 @@ def test_business_transfer_must_keep_the_original_purposes() -> None:
     s.transfer_controller(POLICY, act(), new_controller="Acme", transfer_kind="acquisition",
                           purposes=["service-delivery"])
     recorded(s, ev.ControllerTransferred)
+
+
+def test_a_request_about_data_we_process_for_a_customer_is_forwarded_to_it() -> None:
+    """Art. 28(3)(e), 5(2): an end user's request goes to the customer (the controller)
+    and leaves a trace here; one about data we control is ours to answer."""
+    end_user = subject()
+    end_user.collect(POLICY, act(), purpose="customer-environment", values={
+        "name": "E", "business-email": "e@acme.nl"}, source_system="saas",
+        legal_basis="contract", controller="Acme Zorg B.V.")
+    end_user.collect_events()
+    refused("request-to-controller", lambda: end_user.request_access(
+        POLICY, act(), request_ref="DSAR-1", channel="email"), end_user)
+    refused("unknown-controller", lambda: end_user.forward_request(
+        POLICY, act(), request_ref="DSAR-1", request_kind="access", channel="email",
+        forwarded_to="Gemeente Delft"), end_user)
+    end_user.forward_request(POLICY, act(), request_ref="DSAR-1", request_kind="access",
+                             channel="email", forwarded_to="Acme Zorg B.V.")
+    event = recorded(end_user, ev.RequestForwarded)
+    assert isinstance(event, ev.RequestForwarded)
+    assert (event.request_kind, event.forwarded_to) == ("access", "Acme Zorg B.V.")
+    refused("duplicate-request", lambda: end_user.forward_request(
+        POLICY, act(), request_ref="DSAR-1", request_kind="erasure", channel="email",
+        forwarded_to="Acme Zorg B.V."), end_user)
+    ours = customer()
+    refused("not-processor", lambda: ours.forward_request(
+        POLICY, act(), request_ref="DSAR-2", request_kind="access", channel="email",
+        forwarded_to="Acme Zorg B.V."), ours)
 
 
 def test_every_event_type_is_exercised_by_this_module() -> None:

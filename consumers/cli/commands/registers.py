@@ -86,17 +86,22 @@ def _write_registers(document: dict[str, Any], out: IO[str]) -> None:
         _more(document["disclosures"], out)
     if "retention_schedule" in document:
         out.write(section("Retention schedule", table(
-            ["due", "subject", "scope", "status", "on hold"],
-            ([r["due_at"] or "when its purposes end", r["subject_id"], r["scope"],
+            ["due (jurisdiction's zone)", "subject", "scope", "status", "on hold"],
+            ([r.get("due_at_local") or r["due_at"] or "when its purposes end",
+              r["subject_id"], r["scope"],
               r["status"], r["on_hold"]] for r in document["retention_schedule"]["items"]))))
         _more(document["retention_schedule"], out)
     if "dsar_queue" in document:
         out.write(section("DSAR queue", table(
-            ["due", "subject", "request", "kind", "received", "extended", "days left",
-             "overdue"],
-            ([r["due_at"], r["subject_id"], r["request_ref"], r["kind"], r["requested_at"],
+            ["due (jurisdiction's zone)", "subject", "request", "kind", "received",
+             "extended", "days left", "overdue"],
+            ([r.get("due_at_local") or r["due_at"], r["subject_id"], r["request_ref"],
+              r["kind"], r["requested_at"],
               f"{r['extended_months']} mo {','.join(r['extension_reasons'])}".strip(),
               r["days_left"], "OVERDUE" if r["overdue"] else "no"]
+             if r["status"] != "forwarded" else
+             ["-", r["subject_id"], r["request_ref"], r["kind"], r["requested_at"],
+              f"forwarded to {r['forwarded_to']}", "-", "no"]
              for r in document["dsar_queue"]["items"]))))
         _more(document["dsar_queue"], out)
 
@@ -153,6 +158,10 @@ def _activity(p: dict[str, Any], policy: dict[str, Any]) -> list[tuple[str, Any,
         ("third countries", _transfer_text(p["third_country_transfers"], policy), None),
         ("retention", _rule(p["retention"]), _retention(p["retention"])),
     ]
+    if p.get("controller_transfers"):
+        rows.append(("transferred to", None, [
+            f"{t['new_controller']} ({t['transfer_kind']}) on {t['first_at'][:10]}"
+            for t in p["controller_transfers"]]))
     if p["role"] == "processor":
         rows.append(("for controllers", "customer organisations (art. 30(2))",
                      _times(p["controllers"])))

@@ -138,9 +138,10 @@ def write_view(view: dict[str, Any], out: IO[str]) -> None:
     out.write(f"subject {view['subject_id']} (version {view['version']}, registered "
               f"{view['registered_at']}; projections at notification {view['position']})\n")
     out.write(section("Personal data", table(
-        ["purpose", "category", "value", "since", "restricted"],
+        ["purpose", "category", "value", "since", "restricted", "ground ended", "kept by"],
         ([v["purpose"], f"{v['label_en']} ({v['category']})",
-          "<erased>" if v["status"] == "erased" else v["value"], v["since"], v["restricted"]]
+          "<erased>" if v["status"] == "erased" else v["value"], v["since"], v["restricted"],
+          _ended(v.get("ground")), _kept_by(v.get("kept_by", []))]
          for v in view["personal_data"]))))
     out.write(section("Purposes", table(
         ["purpose", "legal basis", "role", "controller", "source", "consent", "objected"],
@@ -173,11 +174,25 @@ def write_view(view: dict[str, Any], out: IO[str]) -> None:
               ", ".join(f"{b['act']} {b['at']}" for b in n["because"])]
              for n in view["notify_recipients"]))))
     out.write(section("Retention", table(
-        ["scope", "due", "statutory", "on hold"],
-        ([r["scope"], r["due_at"] or "when its purposes end", r["statutory"], r["on_hold"]]
+        ["scope", "due (jurisdiction's zone)", "due (UTC)", "statutory", "on hold"],
+        ([r["scope"], r["due_at"] or "when its purposes end", r.get("due_at_utc") or "-",
+          r["statutory"], r["on_hold"]]
          for r in view["retention"]))))
     out.write(section("Requests", table(
         ["request", "kind", "received", "due", "extended", "status", "overdue"],
         ([r["request_ref"], r["kind"], r["requested_at"], r["due_at"],
           f"{r['extended_months']} mo", r["status"], r["overdue"]]
          for r in view["requests"]))))
+
+
+def _ended(ground: dict[str, Any] | None) -> str:
+    """When and by what the ground of a value ended (or ends), or "-" while it runs."""
+    if not ground or not ground.get("ends_at"):
+        return "-"
+    return f"{ground['ended_by']} {ground['ends_at']}"
+
+
+def _kept_by(grounds: list[dict[str, Any]]) -> str:
+    """The live grounds that keep the category besides this value's own."""
+    names = [g.get("purpose") or g.get("hold_ref") or "the law" for g in grounds]
+    return ", ".join(str(n) for n in names) or "-"
