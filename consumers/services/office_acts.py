@@ -24,7 +24,7 @@ from ledger.refusals import refusal_of
 HANDLER_ACT_TYPES = (
     "access-requested", "access-fulfilled", "request-deadline-extended", "erasure-requested",
     "data-rectified", "restriction-applied", "restriction-lifted", "objection-raised",
-    "legal-hold-placed", "legal-hold-released",
+    "legal-hold-placed", "legal-hold-released", "request-forwarded",
 )
 # Fields the server sets: whatever a form or body says of them is replaced.
 SERVER_FIELDS = frozenset({"act_id", "subject_id", "actor", "occurred_at",

@@ -95,3 +95,16 @@ def test_office_acts_over_the_api(client: TestClient, seeded: Seeded) -> None:
     upstream = client.post(f"/v1/subjects/{b}/acts", headers=bearer(seeded, Role.UPSTREAM),
                            json={"type": "legal-hold-released", "hold_ref": "X"})
     assert upstream.status_code == 403
+
+
+def test_a_request_for_a_controller_we_do_not_serve_is_refused_by_rule(
+    client: TestClient, seeded: Seeded,
+) -> None:
+    """Art. 28(3)(e): the console records a forwarded request; for a subject whose data
+    we hold as controller the policy refuses it (not-processor), by rule, not by form."""
+    forwarded = client.post(f"/v1/subjects/{seeded.subject_b}/acts",
+                            headers=bearer(seeded, Role.DSAR_HANDLER), json={
+        "type": "request-forwarded", "request_ref": "FWD-1", "request_kind": "access",
+        "channel": "email", "forwarded_to": "Some Customer B.V."})
+    assert forwarded.status_code == 422, forwarded.text
+    assert forwarded.json()["rule"] == "not-processor"
