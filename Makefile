@@ -7,12 +7,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 KAFKA_LIB := docker/kafka/target/lib
 
-.PHONY: demo test install install-test kafka-jars postgres chromium lint typecheck pytest bench clean
+.PHONY: demo test install install-test kafka-jars postgres chromium kcat lint typecheck pytest bench clean
 
 demo: install
 	$(BIN)/ledger demo
 
-test: install-test kafka-jars postgres chromium lint typecheck pytest
+test: install-test kafka-jars postgres chromium kcat lint typecheck pytest
 
 install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -49,6 +49,14 @@ chromium:
 	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
 		echo "installing Chromium from Debian's packages"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
+
+# kcat from Debian's packages: an upstream producer built on librdkafka, whose default
+# partitioner is not murmur2 (the interop test sends acts with it).
+kcat:
+	@if ! command -v kcat >/dev/null 2>&1; then \
+		echo "installing kcat from Debian's packages"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat >/dev/null; \
 	fi
 
 lint:

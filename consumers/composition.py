@@ -7,14 +7,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any
+from uuid import UUID
 
 from consumers.access.log import AccessLog
 from consumers.backends.embedded import EmbeddedBackend
 from consumers.backends.kafka import KafkaBackend
+from consumers.services.audit_keys import bootstrap_audit_key, checkpoint_signer
+from consumers.services.audit_log import AuditedLog, subject_log_proofs
 from consumers.services.keys import add_office_key
 from consumers.services.ports import Backend
 from consumers.web.tokens import SQLiteTokenStore, TokenStore
 from ledger.application import LedgerApplication
+from ledger.audit.checkpoint import ledger_key_name, shard_origin
 from ledger.config import Settings
 from ledger.crypto.binding import StoreSide
 from ledger.crypto.key_cache import CachingKeyStore
@@ -24,7 +29,15 @@ from ledger.crypto.keys import KeyStore
 from ledger.crypto.master_key import master_key_from_settings
 from ledger.crypto.office_signing import OfficeKey, OfficeKeyring
 from ledger.errors import ConfigurationError
+from ledger.kafka.admin import check_topics, required_topic_specs
+from ledger.kafka.audit_log import KafkaAuditLog, holds_records
+from ledger.kafka.recorder import KafkaApplicationRecorder
 from ledger.persistence.event_store_binding import bind_event_store, read_event_store
+from ledger.persistence.sqlite_audited import (
+    AuditedSQLiteApplicationRecorder,
+    EmbeddedAuditLog,
+    has_checkpoints,
+)
 from ledger.policy import load_policy, seed_policy_text
 from projections.sqlite_store import SQLiteProjectionStore
 from projections.store import ProjectionStore
@@ -42,7 +55,8 @@ def open_backend(settings: Settings) -> Iterator[Backend]:
         key_store = open_key_store(settings)
         try:
             yield KafkaBackend(settings.kafka, key_store, load_policy(),
-                               partial(open_projection_store, settings))
+                               partial(open_projection_store, settings),
+                               log_proofs=partial(kafka_log_proofs, settings))
         finally:
             key_store.close()
         return
@@ -54,12 +68,14 @@ def open_backend(settings: Settings) -> Iterator[Backend]:
 def open_embedded(settings: Settings) -> Iterator[EmbeddedBackend]:
     """The embedded backend whatever the settings say (the demo runs on it)."""
     with open_ledger(settings) as app:
-        yield EmbeddedBackend(app, partial(open_projection_store, settings, None))
+        yield EmbeddedBackend(app, partial(open_projection_store, settings, None),
+                              log_proofs=partial(embedded_log_proofs, settings, app))
 
 
 def event_store_env(settings: Settings) -> dict[str, str]:
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        # eventsourcing's SQLite module, whose recorder also keeps the verifiable log.
+        "PERSISTENCE_MODULE": "ledger.persistence.sqlite_audited",
         "SQLITE_DBNAME": str(settings.event_store_path),
         # Every act is committed before it is acknowledged; losing one is not an option.
         "SQLITE_LOCK_TIMEOUT": "10",
@@ -78,15 +94,29 @@ def kafka_env(settings: Settings, shard: int, *, writer: bool) -> dict[str, str]
         # The id names the shard, not the process: a restarted or duplicate writer of
         # the same shard fences the one before it.
         env["KAFKA_TRANSACTIONAL_ID"] = f"{settings.kafka.ledger_topic}-writer-{shard}"
+        # A writer always keeps the shard's verifiable log.
+        env["KAFKA_TREE_TOPIC"] = settings.kafka.tree_topic
+        env["KAFKA_CHECKPOINTS_TOPIC"] = settings.kafka.checkpoints_topic
     return env
 
 
 def open_shard(settings: Settings, key_store: KeyStore, shard: int, *, writer: bool
                ) -> LedgerApplication:
-    """The application on one shard of the Kafka ledger topic (its writer's, in serve)."""
-    return LedgerApplication(load_policy(), env=kafka_env(settings, shard, writer=writer),
-                             key_store=key_store, office_keyring=open_office_keyring(settings),
-                             max_future_skew=settings.max_clock_skew)
+    """The application on one shard of the Kafka ledger topic (its writer's, in serve,
+    which signs its checkpoints)."""
+    if writer:
+        bootstrap_audit_keys(settings)
+    app = LedgerApplication(load_policy(), env=kafka_env(settings, shard, writer=writer),
+                            key_store=key_store, office_keyring=open_office_keyring(settings),
+                            max_future_skew=settings.max_clock_skew)
+    if writer and isinstance(app.recorder, KafkaApplicationRecorder):
+        try:
+            app.recorder.signer = checkpoint_signer(
+                settings, shard_origin(settings.kafka.ledger_topic, shard))
+        except BaseException:
+            app.close()
+            raise
+    return app
 
 
 def open_office_keyring(settings: Settings) -> OfficeKeyring:
@@ -127,6 +157,65 @@ def bootstrap_office_keys(settings: Settings) -> None:
     except ConfigurationError:
         if not settings.office_key_path.exists():  # not another process's first use
             raise
+
+
+def audit_log_name(settings: Settings) -> str:
+    """What the verifiable log's signing key is named after: the Kafka ledger topic, or
+    the embedded backend (whose checkpoints' origin names its ledger id)."""
+    return settings.kafka.ledger_topic if settings.backend == "kafka" else "embedded"
+
+
+def bootstrap_audit_keys(settings: Settings) -> None:
+    """A new ledger's checkpoint signing key (or one from before the verifiable log's),
+    made on first use; a lost one next to a signed log is refused, never replaced."""
+    if settings.backend == "kafka":
+        kafka = settings.kafka
+        signed = (not settings.audit_key_path.exists()
+                  and holds_records(kafka.bootstrap_servers, kafka.checkpoints_topic,
+                                    kafka.partitions))
+    else:
+        signed = has_checkpoints(settings.event_store_path)
+    bootstrap_audit_key(settings, ledger_key_name(audit_log_name(settings)),
+                        ledger_signed=signed)
+
+
+def open_audit_log(settings: Settings) -> AuditedLog:
+    """The configured ledger's shards, read back raw for verification (read-only)."""
+    if settings.backend == "kafka":
+        kafka = settings.kafka
+        check_topics(kafka.bootstrap_servers, required_topic_specs(kafka))
+        return KafkaAuditLog(kafka.bootstrap_servers, kafka.ledger_topic, kafka.tree_topic,
+                             kafka.checkpoints_topic, kafka.partitions)
+    return EmbeddedAuditLog(settings.event_store_path)
+
+
+def sign_checkpoints_now(settings: Settings) -> None:
+    """On the embedded store, signs what is unsigned (opening the ledger and closing it
+    does); on Kafka `ledger serve` signs, every few seconds while it records."""
+    if settings.backend == "kafka":
+        return
+    if not settings.event_store_path.exists():
+        raise ConfigurationError(f"no ledger at {settings.data_dir} (check LEDGER_DATA_DIR)")
+    with open_ledger(settings):
+        pass
+
+
+def embedded_log_proofs(settings: Settings, app: LedgerApplication,
+                        subject_id: UUID) -> dict[str, Any]:
+    """An export's proofs on the embedded store: signed now, so they cover every act."""
+    if isinstance(app.recorder, AuditedSQLiteApplicationRecorder):
+        app.recorder.checkpoint_now()
+    log = EmbeddedAuditLog(settings.event_store_path)
+    try:
+        return subject_log_proofs(log, subject_id)
+    finally:
+        log.close()
+
+
+def kafka_log_proofs(settings: Settings, subject_id: UUID) -> dict[str, Any]:
+    """An export's proofs on Kafka: against the shard's latest checkpoint (`ledger
+    serve` signs every few seconds while it records)."""
+    return subject_log_proofs(open_audit_log(settings), subject_id)
 
 
 def open_key_store(settings: Settings, *, event_store: StoreSide | None = None) -> KeyStore:
@@ -189,15 +278,31 @@ def open_ledger(settings: Settings) -> Iterator[LedgerApplication]:
     key_store = open_key_store(settings,
                                event_store=read_event_store(settings.event_store_path))
     try:
+        ledger_id = read_event_store(settings.event_store_path).ledger_id  # bound by now
+        bootstrap_audit_keys(settings)
+        signer = checkpoint_signer(settings, shard_origin(str(ledger_id), 0))
         app = LedgerApplication(load_policy(), env=event_store_env(settings),
                                 key_store=key_store, office_keyring=keyring,
                                 max_future_skew=settings.max_clock_skew)
+        recorder = app.recorder
+        if isinstance(recorder, AuditedSQLiteApplicationRecorder):
+            recorder.signer = signer
+        failed = True
         try:
             app.publish_policy(app.policy, seed_policy_text(), SYSTEM_ACTOR,
                                datetime.now(UTC))
             yield app
+            failed = False
         finally:
-            app.close()
+            try:
+                if isinstance(recorder, AuditedSQLiteApplicationRecorder):
+                    # What this process appended is signed before it lets go.
+                    recorder.checkpoint_now()
+            except Exception:
+                if not failed:  # never mask the error that ended the work
+                    raise
+            finally:
+                app.close()
     finally:
         key_store.close()
 

@@ -33,6 +33,7 @@ nothing about the act, and the shard waits for them to clear.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -44,15 +45,24 @@ from kafka.structs import OffsetAndMetadata
 
 from ledger.application import LedgerApplication
 from ledger.config import KafkaSettings
-from ledger.errors import BrokerError, DuplicateAct, InvalidAct
+from ledger.errors import BrokerError, DuplicateAct
 from ledger.intake.acts import IntakeAct, apply_act, parse_act
-from ledger.kafka.partitioning import shard_of
+from ledger.kafka.audit_log import read_partition
+from ledger.kafka.intake_trim import IntakeTrimmer
+from ledger.kafka.partitioning import shard_of, subject_key
 from ledger.kafka.recorder import KafkaApplicationRecorder
 from ledger.refusals import Refusal, is_infrastructure_fault, is_refusal, refusal_of
 
 INTAKE_GROUP = "personal-data-ledger-intake"
 # How many times an act may make its batch fail before the writer parks it.
 PARK_AFTER_FAILURES = 3
+# How long an idle writer waits to learn where its intake partitions end.
+CAUGHT_UP_TIMEOUT_MS = 10_000
+# On an act forwarded to its home intake partition: "partition:offset" it arrived at.
+HEADER_FORWARDED_FROM = "ledger-forwarded-from"
+# An empty record an idle writer commits to its own intake partition to roll the
+# partition's segment, so the segment holding recorded acts can leave the disk.
+HEADER_SEGMENT_ROLL = "ledger-segment-roll"
 
 
 @dataclass
@@ -62,6 +72,8 @@ class BatchReport:
     duplicate: int = 0
     rejected: int = 0
     parked: int = 0
+    forwarded: int = 0  # acts sent on to their subject's home intake partition
+    markers: int = 0  # the writer's own segment-roll markers read (no acts)
     last_offset: int | None = None
     reasons: dict[str, int] = field(default_factory=dict)
     parked_offsets: list[int] = field(default_factory=list)
@@ -125,10 +137,34 @@ class FailureCounts:
         return cls({f.offset: f for f in failures})
 
 
+@dataclass
+class IntakeTrim:
+    """How far a writer may move its intake partition's log start, and when its segment
+    wants a roll."""
+
+    held: list[int] = field(default_factory=list)  # offsets of parked acts, ascending
+    acts_at: float | None = None  # when acts last committed, until a roll follows
+    held_checked_at: float = float("-inf")
+
+    def hold(self, offset: int) -> None:
+        self.held = sorted({*self.held, offset})
+
+    def target(self, committed: int) -> int:
+        """The log start ``committed`` allows: it, or the first act still parked."""
+        return min(committed, self.held[0]) if self.held else committed
+
+
+def is_segment_roll(record: Any) -> bool:
+    """A writer's own segment-roll marker: empty, with its header (never an act)."""
+    return not record.value and any(key == HEADER_SEGMENT_ROLL
+                                    for key, _ in (record.headers or []))
+
+
 class IntakeWriter:
     def __init__(
         self, app: LedgerApplication, settings: KafkaSettings, shard: int, *,
         batch_size: int = 500, poll_ms: int = 500, park_after: int = PARK_AFTER_FAILURES,
+        trimmer: IntakeTrimmer | None = None,
     ) -> None:
         if not isinstance(app.recorder, KafkaApplicationRecorder):
             raise BrokerError("the intake writer needs the Kafka persistence module")
@@ -147,12 +183,19 @@ class IntakeWriter:
         self.consumer = self._connect()
         self.recorder.claim()  # fence any earlier writer first, then read where it ended
         self._resume_from_committed()
+        # Recorded acts leave the intake topic (None: they stay until its retention).
+        self.trimmer = trimmer
+        self._trim = IntakeTrim(self._still_parked() if trimmer is not None else [])
 
     def run_once(self) -> BatchReport:
         """Reads one batch and records it in one transaction; an empty poll does nothing."""
         records = self._poll()
         report = BatchReport(read=len(records))
         if not records:
+            # Idle: sign the tree if its unsigned leaves have waited their time, so an
+            # export can prove them (a transaction of its own, fenced like any).
+            self.recorder.checkpoint_if_due()
+            self._trim_idle()
             return report
         first_offset = records[0].offset
         handling: Any = None  # the record being handled, while one is
@@ -186,17 +229,30 @@ class IntakeWriter:
             self.consumer.seek(self.intake, next_offset)  # the rest is the next batch's
             report.read = records.index(last) + 1
         report.last_offset = last.offset
+        self._trim_committed(next_offset, report)
         return report
 
     def close(self) -> None:
+        if self.trimmer is not None:
+            self.trimmer.trim_due(flush=True)  # what this writer committed last, too
         self.consumer.close()
+
+    def caught_up(self) -> bool:
+        """Whether this writer has read its intake partition to its end (its last stable
+        offset, read_committed): what an idle exit waits for, beside a quiet period,
+        since a shard whose first fetch has not come back yet is quiet too."""
+        return caught_up(self.consumer, [self.intake])
 
     def _key_batch(self) -> contextlib.AbstractContextManager[None]:
         store = self.app.key_store
         return store.batch() if store is not None else contextlib.nullcontext()
 
     def _handle(self, record: Any, report: BatchReport) -> str:
-        """What became of the act: recorded, duplicate, rejected or parked."""
+        """What became of the act: recorded, duplicate, rejected, parked or forwarded
+        (or a segment-roll marker of the writer's own, which is no act)."""
+        if is_segment_roll(record):
+            report.markers += 1
+            return "marker"
         failure = self.failures.of(record.offset)
         if failure is not None and failure.failures >= self.park_after:
             self._park(record, failure, report)
@@ -204,7 +260,10 @@ class IntakeWriter:
         act: IntakeAct | None = None
         try:
             act = parse_act(record.value)
-            self._check_shard(act)
+            home = shard_of(act.subject_id, self.settings.partitions)
+            if home != self.shard:
+                self._forward(record, act, home, report)
+                return "forwarded"
             apply_act(self.app, act)
         except DuplicateAct:
             report.duplicate += 1
@@ -220,13 +279,22 @@ class IntakeWriter:
         report.recorded += 1
         return "recorded"
 
-    def _check_shard(self, act: IntakeAct) -> None:
-        # The single-writer guarantee holds only if the subject's events land in the
-        # partition this writer owns; an act keyed otherwise upstream is refused.
-        if shard_of(act.subject_id, self.settings.partitions) != self.shard:
-            raise InvalidAct(
-                f"act for subject {act.subject_id} arrived on intake partition {self.shard}; "
-                "produce acts keyed by subject id with the default partitioner")
+    def _forward(self, record: Any, act: IntakeAct, home: int, report: BatchReport) -> None:
+        """Sends an act that arrived on another shard's intake partition on to its
+        subject's home partition, in this batch's transaction (it is consumed here and
+        appears there atomically, exactly once); the home shard's writer records it.
+
+        Clients built on librdkafka (kcat, confluent-kafka, the Go and .NET clients)
+        partition keys with CRC32 by default, not with the Java client's murmur2, so
+        their acts land elsewhere. One producer keeps one partitioner, so a subject's
+        acts from it all land on the same wrong partition and are forwarded in their
+        order. The single-writer guarantee needs every event of a subject on its home
+        shard: recording the act here would break it."""
+        report.forwarded += 1
+        headers = [*(record.headers or []),
+                   (HEADER_FORWARDED_FROM, f"{record.partition}:{record.offset}".encode())]
+        self.recorder.produce(self.settings.intake_topic, subject_key(act.subject_id),
+                              record.value, headers, partition=home)
 
     def _reject(self, record: Any, act: IntakeAct | None, refusal: Refusal,
                 report: BatchReport) -> None:
@@ -259,6 +327,7 @@ class IntakeWriter:
             act_id = refusal_of(error).act_id
         report.parked += 1
         report.parked_offsets.append(record.offset)
+        self._trim.hold(record.offset)  # an act never recorded stays on the intake topic
         document = {
             "intake": {"topic": record.topic, "partition": record.partition,
                        "offset": record.offset},
@@ -311,6 +380,82 @@ class IntakeWriter:
             return False
         return True
 
+    # -- recorded acts leave the intake topic (ledger.kafka.intake_trim) -----------------
+
+    def _trim_committed(self, next_offset: int, report: BatchReport) -> None:
+        """After a commit: every act before ``next_offset`` is recorded, rejected,
+        forwarded or parked, so the partition may start there (but at a parked act)."""
+        if self.trimmer is None:
+            return
+        if report.read > report.markers:
+            self._trim.acts_at = time.monotonic()
+        self._release_held()
+        self.trimmer.advance(self.shard, self._trim.target(next_offset))
+        self.trimmer.trim_due()
+
+    def _trim_idle(self) -> None:
+        """Between batches: trims what is due; and once recorded acts have waited a
+        segment's time, rolls the segment that holds them (a broker rolls a segment
+        only when something is appended), so the broker can delete it."""
+        if self.trimmer is None:
+            return
+        acts_at = self._trim.acts_at
+        roll_after_s = self.settings.intake_segment_ms / 1000 * 1.1 + 1.0
+        if acts_at is not None and time.monotonic() - acts_at >= roll_after_s:
+            self._trim.acts_at = None
+            self._release_held()
+            if not self._trim.held:  # a held act keeps its segment anyway
+                self._roll_segment()
+        self.trimmer.trim_due()
+
+    def _roll_segment(self) -> None:
+        """Commits an empty marker record to this shard's intake partition (a
+        transaction of its own, fenced like any); the writer skips it when it reads it
+        back and moves the log start past it, above the rolled segment."""
+        self.recorder.begin_batch()
+        try:
+            self.recorder.produce(self.settings.intake_topic, None, b"",
+                                  [(HEADER_SEGMENT_ROLL, b"")], partition=self.shard)
+            self.recorder.commit_batch()
+        except BaseException:
+            self._abort_quietly()
+            raise
+
+    def _release_held(self) -> None:
+        """Forgets parked acts the intake topic no longer holds (its retention took them)."""
+        if not self._trim.held or time.monotonic() - self._trim.held_checked_at < 60:
+            return
+        self._trim.held_checked_at = time.monotonic()
+        try:
+            start = self.consumer.beginning_offsets([self.intake], timeout_ms=10_000)
+        except KafkaError:
+            return  # next time
+        self._trim.held = [o for o in self._trim.held if o >= start[self.intake]]
+
+    def _still_parked(self) -> list[int]:
+        """The intake offsets of acts parked from this partition that the intake topic
+        still holds: the partition's log start must not pass them (a parked act was
+        never recorded, and its re-drive reads it from there)."""
+        try:
+            start = self.consumer.beginning_offsets([self.intake], timeout_ms=10_000)
+        except KafkaError as error:
+            raise BrokerError(f"cannot read the start of intake partition {self.shard}: "
+                              f"{type(error).__name__}") from error
+        held = []
+        for record in read_partition(self.settings.bootstrap_servers,
+                                     self.settings.parked_topic, self.shard,
+                                     client_id=f"{self.settings.client_id}-parked"):
+            try:
+                where = orjson.loads(record.value)["intake"]
+                offset = int(where["offset"])
+                if (where["topic"] == self.intake.topic
+                        and int(where["partition"]) == self.shard
+                        and offset >= start[self.intake]):
+                    held.append(offset)
+            except (orjson.JSONDecodeError, TypeError, KeyError, ValueError):
+                continue  # not a parked act of ours
+        return sorted(held)
+
     def _connect(self) -> KafkaConsumer:
         try:
             consumer = KafkaConsumer(
@@ -352,7 +497,23 @@ def run_until(writers: list[IntakeWriter], should_stop: Callable[[], bool],
     while not should_stop():
         for writer in writers:
             report = writer.run_once()
-            if on_batch is not None and report.read:
+            if on_batch is not None and report.read > report.markers:
                 on_batch(writer.shard, report)
             if should_stop():
                 return
+
+
+def caught_up(consumer: KafkaConsumer, partitions: list[TopicPartition]) -> bool:
+    """Whether ``consumer``'s position on every one of ``partitions`` has reached its end
+    offset (for a read_committed consumer, the last stable offset). An end it cannot
+    learn (the broker away) is not reached: the caller keeps serving."""
+    if not partitions:
+        return True
+    try:
+        ends = consumer.end_offsets(partitions, timeout_ms=CAUGHT_UP_TIMEOUT_MS)
+        positions = [consumer.position(p, timeout_ms=CAUGHT_UP_TIMEOUT_MS)
+                     for p in partitions]
+    except KafkaError:
+        return False
+    return all(position is not None and position >= ends[p]
+               for p, position in zip(partitions, positions, strict=True))

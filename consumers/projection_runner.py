@@ -31,7 +31,7 @@ from ledger.errors import ConfigurationError
 from ledger.persistence.encrypting_mapper import EncryptingMapper
 from projections.errors import PositionMoved, ProjectionError, ProjectionFailed
 from projections.projector import Projector
-from projections.reader import LedgerReader
+from projections.reader import LedgerReader, LogProofs
 from projections.store import ProjectionReads, ProjectionStore
 
 BATCH_SIZE = 500
@@ -78,10 +78,11 @@ def projector_for(app: LedgerApplication) -> Projector:
     return Projector(app.mapper.to_sealed_event, app.policy)
 
 
-def reader_for(app: LedgerApplication, store: ProjectionReads) -> LedgerReader:
+def reader_for(app: LedgerApplication, store: ProjectionReads, *,
+               log_proofs: LogProofs | None = None) -> LedgerReader:
     if not isinstance(app.mapper, EncryptingMapper):
         raise ConfigurationError("projections need the encrypting mapper (a key store)")
-    return LedgerReader(store, app.policy, app.mapper.open_value)
+    return LedgerReader(store, app.policy, app.mapper.open_value, log_proofs=log_proofs)
 
 
 def catch_up(

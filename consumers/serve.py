@@ -11,7 +11,7 @@ from __future__ import annotations
 import signal
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import IO
 
@@ -31,6 +31,7 @@ from ledger.application import LedgerApplication
 from ledger.config import Settings
 from ledger.errors import BrokerError, ConfigurationError, LedgerError
 from ledger.kafka.admin import ensure_topics, required_topic_specs
+from ledger.kafka.intake_trim import IntakeTrimmer
 from ledger.kafka.transactions import WriterFenced
 from ledger.refusals import refusal_of
 from projections.errors import ProjectionError
@@ -68,6 +69,28 @@ class ShardProjections:
             store.close()
 
 
+class IdleExit:
+    """``--exit-when-idle``: quiet for ``max_idle_s`` *and* every served partition read to
+    its end. A quiet period alone is not enough: under load a shard's first fetch can
+    come back after it, and its acts would be left for the next run."""
+
+    CHECK_EVERY_S = 1.0
+
+    def __init__(self, max_idle_s: float | None, writers: Sequence[IntakeWriter]) -> None:
+        self.max_idle_s = max_idle_s
+        self.writers = writers
+        self._checked_at = float("-inf")
+
+    def reached(self, last_work_at: float) -> bool:
+        now = time.monotonic()
+        if self.max_idle_s is None or now - last_work_at <= self.max_idle_s:
+            return False
+        if now - self._checked_at < self.CHECK_EVERY_S:
+            return False  # asked the broker a moment ago
+        self._checked_at = now
+        return all(writer.caught_up() for writer in self.writers)
+
+
 def _report_batch(out: IO[str] | None, err: IO[str], shard: int, report: BatchReport, *,
                   projected: int, parked_topic: str) -> None:
     """A --json line on ``out`` if given, else a line on ``err``; and a warning on
@@ -76,20 +99,72 @@ def _report_batch(out: IO[str] | None, err: IO[str], shard: int, report: BatchRe
         line: dict[str, object] = {
             "shard": shard, "read": report.read, "recorded": report.recorded,
             "duplicate": report.duplicate, "rejected": report.rejected,
-            "parked": report.parked, "offset": report.last_offset, "projected": projected}
+            "parked": report.parked, "forwarded": report.forwarded,
+            "offset": report.last_offset, "projected": projected}
         if report.parked:
             line["parked_offsets"] = report.parked_offsets
         out.write(orjson.dumps(line).decode() + "\n")
         out.flush()
     else:
         err.write(f"shard {shard}: {report.recorded} recorded, {report.duplicate} "
-                  f"duplicate, {report.rejected} rejected, {report.parked} parked "
-                  f"(offset {report.last_offset}; projected to {projected})\n")
+                  f"duplicate, {report.rejected} rejected, {report.parked} parked, "
+                  f"{report.forwarded} forwarded (offset {report.last_offset}; "
+                  f"projected to {projected})\n")
     for offset in report.parked_offsets:
         err.write(f"shard {shard}: parked the act at intake offset {offset}, which failed "
                   f"every try, on {parked_topic}; re-drive it from the "
                   "intake topic once its cause is fixed\n")
     err.flush()
+
+
+def open_intake_trimmer(settings: Settings) -> IntakeTrimmer:
+    """One admin connection per process moves its shards' intake log starts."""
+    return IntakeTrimmer(settings.kafka.bootstrap_servers, settings.kafka.intake_topic,
+                         client_id=f"{settings.kafka.client_id}-intake-trim")
+
+
+def _warn_trim_failure(err: IO[str], trimmer: IntakeTrimmer) -> None:
+    """Says so (once per failure in a row) when recorded acts could not be cut off the
+    intake topic; the next batch tries again."""
+    error = trimmer.new_error()
+    if error is not None:
+        err.write(f"could not move the intake topic's start past recorded acts ({error}); "
+                  "retrying after the next batch\n")
+        err.flush()
+
+
+def run_writers(run: Callable[[], None], err: IO[str],
+                writers: Sequence[IntakeWriter]) -> int | None:
+    """Runs the writers' loop; None when it ended as asked, else the exit code of the
+    failure that ended it (the batch in flight was aborted; crash-only)."""
+    try:
+        run()
+    except WriterFenced as fenced:
+        err.write(f"stopping: {fenced} (a newer `ledger serve` took over)\n")
+        return ExitCode.FENCED
+    except BrokerError as error:
+        err.write(f"stopping: {error}; the batch in flight was aborted. Restart "
+                  "`ledger serve` (under a supervisor): it resumes at the last commit\n")
+        return ExitCode.FAILED
+    except Exception as error:
+        # An act failed other than by a refusal, or a store did: the batch was aborted
+        # and is read again at the restart. The ledger's own errors go on to the
+        # command line (their messages name no value; key loss exits 5); of an
+        # unexpected one, never its message (it may quote an act), but where it was.
+        _report_act_failure(err, writers)
+        if isinstance(error, LedgerError):
+            raise
+        err.write("".join(traceback.format_tb(error.__traceback__)))
+        err.write(f"stopping: {refusal_of(error).rule}: {type(error).__name__}; the "
+                  "batch in flight was aborted. Restart `ledger serve` (under a "
+                  "supervisor): it reads the batch again\n")
+        return ExitCode.FAILED
+    return None
+
+
+def _close_trimmer(err: IO[str], trimmer: IntakeTrimmer) -> None:
+    _warn_trim_failure(err, trimmer)
+    trimmer.close()
 
 
 def _report_act_failure(err: IO[str], writers: Sequence[IntakeWriter]) -> None:
@@ -124,11 +199,13 @@ def serve(settings: Settings, shards: Sequence[int] | None, batch_size: int,
     key_store = open_key_store(settings)
     apps, writers = [], []
     projections = ShardProjections(settings, err)
+    trimmer = open_intake_trimmer(settings)
     try:
         for shard in chosen:
             app = open_shard(settings, key_store, shard, writer=True)
             apps.append(app)
-            writers.append(IntakeWriter(app, settings.kafka, shard, batch_size=batch_size))
+            writers.append(IntakeWriter(app, settings.kafka, shard, batch_size=batch_size,
+                                        trimmer=trimmer))
             projections.add(shard, app)  # catches up what earlier runs did not project
         err.write(f"serving shards {chosen} of {settings.kafka.ledger_topic} "
                   f"from {settings.kafka.intake_topic}\n")
@@ -137,39 +214,23 @@ def serve(settings: Settings, shards: Sequence[int] | None, batch_size: int,
 
         def on_batch(shard: int, report: BatchReport) -> None:
             last_work["at"] = time.monotonic()
+            _warn_trim_failure(err, trimmer)
             projected = projections.catch_up(shard)
             _report_batch(out if as_json else None, err, shard, report, projected=projected,
                           parked_topic=settings.kafka.parked_topic)
 
-        def should_stop() -> bool:
-            idle = max_idle_s is not None and time.monotonic() - last_work["at"] > max_idle_s
-            return stop["requested"] or idle
+        idle = IdleExit(max_idle_s, writers)
 
-        try:
-            run_until(writers, should_stop, on_batch)
-        except WriterFenced as fenced:
-            err.write(f"stopping: {fenced} (a newer `ledger serve` took over)\n")
-            return ExitCode.FENCED
-        except BrokerError as error:
-            err.write(f"stopping: {error}; the batch in flight was aborted. Restart "
-                      "`ledger serve` (under a supervisor): it resumes at the last commit\n")
-            return ExitCode.FAILED
-        except Exception as error:
-            # An act failed other than by a refusal, or a store did: the batch was aborted
-            # and is read again at the restart. The ledger's own errors go on to the
-            # command line (their messages name no value; key loss exits 5); of an
-            # unexpected one, never its message (it may quote an act), but where it was.
-            _report_act_failure(err, writers)
-            if isinstance(error, LedgerError):
-                raise
-            err.write("".join(traceback.format_tb(error.__traceback__)))
-            err.write(f"stopping: {refusal_of(error).rule}: {type(error).__name__}; the "
-                      "batch in flight was aborted. Restart `ledger serve` (under a "
-                      "supervisor): it reads the batch again\n")
-            return ExitCode.FAILED
+        def should_stop() -> bool:
+            return stop["requested"] or idle.reached(last_work["at"])
+
+        stopped = run_writers(lambda: run_until(writers, should_stop, on_batch), err, writers)
+        if stopped is not None:
+            return stopped
     finally:
         for writer in writers:
             writer.close()
+        _close_trimmer(err, trimmer)
         projections.close()
         for app in apps:
             app.close()

@@ -150,7 +150,9 @@ class LedgerApplication(Application[UUID]):
             )
             # Bound only once the act passed the rules; binding is idempotent, so a failed
             # save leaves at most a lookup to a subject that has no events yet.
-            self._bind_identities(subject_id, values)
+            self._bind_identities(subject_id, {
+                c: (v, self.policy.scope_for(c, purpose, recorded.occurred_at))
+                for c, v in values.items()})
 
         self._act(subject_id, act, collect, may_register=True)
 
@@ -218,6 +220,15 @@ class LedgerApplication(Application[UUID]):
             self.policy, a, purpose=purpose, values=values, request_ref=request_ref
         ))
 
+    def forward_request(
+        self, subject_id: UUID, act: ActContext, *, request_ref: str, request_kind: str,
+        channel: str, forwarded_to: str,
+    ) -> None:
+        self._act(subject_id, act, lambda s, a: s.forward_request(
+            self.policy, a, request_ref=request_ref, request_kind=request_kind,
+            channel=channel, forwarded_to=forwarded_to,
+        ))
+
     def request_access(
         self, subject_id: UUID, act: ActContext, *, request_ref: str, channel: str
     ) -> None:
@@ -267,7 +278,8 @@ class LedgerApplication(Application[UUID]):
         # is earlier: an act dated ahead cannot make fiscal records due today.
         plan = subject.erasure_plan(self.policy, self._destruction_moment(act))
         digest_scope = self._digest_scope()
-        shreds_digests = digest_scope is not None and digest_scope not in plan.keep
+        shreds_digests = digest_scope is not None and not any(
+            self._in_family(kept, digest_scope) for kept in plan.keep)
         # An act that shreds the digest key is recorded without a digest (it would be
         # behind the fence at once); its id alone identifies it, as after any shred.
         recorded = act if shreds_digests else self._digested(subject_id, act)
@@ -278,6 +290,7 @@ class LedgerApplication(Application[UUID]):
             self.policy, recorded, request_ref=request_ref, plan=plan,
             destroyed_key_ids=destroyed,
         )
+        self._rebind_held_identities(subject)
         self._save(subject)
         return plan
 
@@ -290,12 +303,14 @@ class LedgerApplication(Application[UUID]):
             raise PolicyViolation("retention-not-due", f"scope {scope!r} has no due date yet")
         # Before any key is destroyed, and against the wall clock too: nothing is shredded
         # before its due date, whatever date the act claims.
-        subject.check_expiry(scope, due_at, self._destruction_moment(act))
-        # The digest key goes with its own scope, and with the last scope held besides
-        # it (nothing is held under it then): no digest outlives the values it covers.
+        subject.check_expiry(self.policy, scope, due_at, self._destruction_moment(act))
+        # The digest key goes with its own scope, and with the last scope of its family
+        # (``general`` and the per-purpose scopes derived from it) held besides it: no
+        # digest outlives the values it covers.
         digest_scope = self._digest_scope()
-        shreds_digests = digest_scope is not None and (
-            digest_scope == scope or digest_scope not in held_scopes(subject.state))
+        shreds_digests = digest_scope is not None and (digest_scope == scope or not any(
+            self._in_family(held, digest_scope)
+            for held in held_scopes(subject.state) - {scope}))
         recorded = act if shreds_digests else self._digested(subject_id, act)
         destroyed = self._destroy_keys(subject_id, [scope])
         if shreds_digests and digest_scope != scope:
@@ -303,6 +318,7 @@ class LedgerApplication(Application[UUID]):
         subject.expire_retention(
             self.policy, recorded, scope=scope, due_at=due_at, destroyed_key_ids=destroyed
         )
+        self._rebind_held_identities(subject)
         self._save(subject)
 
     def end_contract(self, subject_id: UUID, act: ActContext, *, purpose: str) -> None:
@@ -366,6 +382,10 @@ class LedgerApplication(Application[UUID]):
         erasable = sorted(k for k, scope in self.policy.scopes.items() if not scope.is_statutory)
         return erasable[0] if erasable else None
 
+    def _in_family(self, scope: str, digest_scope: str) -> bool:
+        base = self.policy.base_scope(scope)
+        return base is not None and base.key == digest_scope
+
     def _digested(self, subject_id: UUID, act: ActContext) -> ActContext:
         """``act`` with the keyed digest of its content (HMAC-SHA256 under the subject's
         key of the digest scope), as its events record it; unchanged without content."""
@@ -417,14 +437,29 @@ class LedgerApplication(Application[UUID]):
             ids = ", ".join(str(a.id) for a in aggregates)
             raise ConflictingWrite(f"a concurrent act was recorded first for {ids}") from error
 
-    def _bind_identities(self, subject_id: UUID, values: Mapping[str, str]) -> None:
+    def _bind_identities(self, subject_id: UUID,
+                         values: Mapping[str, tuple[str, str]]) -> None:
+        """Binds each identity value (category -> value and the scope it is kept under)."""
         if self.key_store is None:
             return
         for category, kind in IDENTITY_CATEGORIES.items():
             if category in values:
+                value, scope = values[category]
                 # Scoped: shredding the scope that holds the value forgets the lookup too.
-                self.key_store.bind_identity(kind, values[category], subject_id,
-                                             scope=self.policy.scope_of(category))
+                self.key_store.bind_identity(kind, value, subject_id, scope=scope)
+
+    def _rebind_held_identities(self, subject: DataSubject) -> None:
+        """After a shred: an identity the shredded scope held that another purpose still
+        holds (under its own scope) stays findable, bound to that scope now."""
+        state = subject.state
+        for purpose, values in sorted(state.holdings.items()):
+            scopes = state.value_scopes.get(purpose, {})
+            held = {category: (value, scopes[category])
+                    for category in IDENTITY_CATEGORIES
+                    for value in [values.get(category)]
+                    if isinstance(value, str) and scopes.get(category)
+                    and scopes[category] not in state.erased_scopes}
+            self._bind_identities(subject.id, held)
 
     def _destroy_keys(self, subject_id: UUID, scopes: Sequence[str]) -> list[str]:
         if self.key_store is None or not scopes:

@@ -22,11 +22,29 @@ DEFAULT_DATA_DIR = Path(".ledger")
 # Acts wait on the intake topic only until the intake writer has turned them into
 # encrypted events, so plaintext there must not live long: seven days by default.
 DEFAULT_INTAKE_RETENTION_MS = 7 * 24 * 3600 * 1000
+# Recorded acts are cut off the intake topic right after their batch commits (its log
+# start moves past them), but their bytes leave the broker's disk only with the segment
+# that holds them, which must first be rolled: the intake topic's segments roll this
+# often at the most (its `segment.ms`; an idle writer appends a marker to roll its own).
+DEFAULT_INTAKE_SEGMENT_MS = 60_000
 # How far into the future an act's occurred_at may lie: clocks of upstream systems drift
 # a little, but an act dated ahead would let deadlines and retention run early.
 DEFAULT_MAX_CLOCK_SKEW_SECONDS = 300
 # A skew longer than the accepted range of moments (1970-2200) would mean nothing.
 MAX_CLOCK_SKEW_SECONDS = 230 * 366 * 24 * 3600
+# The verifiable log: a shard's writer signs a checkpoint of its tree once this many
+# events are unsigned, or once the oldest unsigned one has waited this long (and when it
+# closes). An export's proofs lead to the latest checkpoint, so the second bounds how
+# long a new act waits before an export can prove it.
+DEFAULT_CHECKPOINT_EVERY_EVENTS = 10_000
+DEFAULT_CHECKPOINT_EVERY_SECONDS = 10
+
+
+def derived_topic(ledger_topic: str, suffix: str) -> str:
+    """The default name of a topic that belongs to one ledger topic: ``ledger.events``
+    gives ``ledger.<suffix>``, any other name ``<name>.<suffix>`` (so two ledgers on one
+    cluster never share their tree or checkpoints)."""
+    return f"{ledger_topic.removesuffix('.events')}.{suffix}"
 
 
 @dataclass(frozen=True)
@@ -42,7 +60,21 @@ class KafkaSettings:
     replication_factor: int = 1
     min_insync_replicas: int = 1
     intake_retention_ms: int = DEFAULT_INTAKE_RETENTION_MS
+    intake_segment_ms: int = DEFAULT_INTAKE_SEGMENT_MS
     client_id: str = "personal-data-ledger"
+    # The verifiable log (ledger.audit): signed checkpoints of each shard's tree, and the
+    # tree's frontier committed with each batch (compacted, one record per shard). Empty:
+    # named after the ledger topic (``derived_topic``), also after a ``replace``.
+    checkpoints_topic_name: str = ""
+    tree_topic_name: str = ""
+
+    @property
+    def checkpoints_topic(self) -> str:
+        return self.checkpoints_topic_name or derived_topic(self.ledger_topic, "checkpoints")
+
+    @property
+    def tree_topic(self) -> str:
+        return self.tree_topic_name or derived_topic(self.ledger_topic, "tree")
 
 
 @dataclass(frozen=True)
@@ -59,6 +91,14 @@ class Settings:
     # public keys the ledger trusts for acts that destroy data (see office_signing).
     office_key_file: Path | None = None
     office_public_keys_file: Path | None = None
+    # The checkpoint signing key of the verifiable log (apart from the master key: it
+    # proves what the log held, it opens nothing), from a file (0600) or the environment,
+    # and the verifier keys an audit trusts (ledger.audit.signing_keys).
+    audit_key_file: Path | None = None
+    audit_key_text: str | None = field(default=None, repr=False)
+    audit_public_keys_file: Path | None = None
+    checkpoint_every_events: int = DEFAULT_CHECKPOINT_EVERY_EVENTS
+    checkpoint_every_seconds: int = DEFAULT_CHECKPOINT_EVERY_SECONDS
 
     @property
     def event_store_path(self) -> Path:
@@ -84,6 +124,14 @@ class Settings:
     @property
     def office_public_keys_path(self) -> Path:
         return self.office_public_keys_file or self.data_dir / "office-public-keys"
+
+    @property
+    def audit_key_path(self) -> Path:
+        return self.audit_key_file or self.data_dir / "audit.key"
+
+    @property
+    def audit_public_keys_path(self) -> Path:
+        return self.audit_public_keys_file or self.data_dir / "audit-public-keys"
 
     def with_data_dir(self, data_dir: Path) -> Settings:
         return replace(self, data_dir=data_dir)
@@ -119,9 +167,15 @@ class Settings:
             intake_retention_ms=_int(
                 get, "INTAKE_RETENTION_MS", kafka_defaults.intake_retention_ms, minimum=1
             ),
+            intake_segment_ms=_int(
+                get, "INTAKE_SEGMENT_MS", kafka_defaults.intake_segment_ms, minimum=1000
+            ),
+            checkpoints_topic_name=get("CHECKPOINTS_TOPIC") or "",
+            tree_topic_name=get("TREE_TOPIC") or "",
         )
         master_key_file = get("MASTER_KEY_FILE")
         office_key_file, office_public_keys = get("OFFICE_KEY_FILE"), get("OFFICE_PUBLIC_KEYS")
+        audit_key_file, audit_public_keys = get("AUDIT_KEY_FILE"), get("AUDIT_PUBLIC_KEYS")
         return cls(
             backend=backend,  # type: ignore[arg-type]  # narrowed by the check above
             data_dir=Path(get("DATA_DIR") or DEFAULT_DATA_DIR),
@@ -134,6 +188,13 @@ class Settings:
                 maximum=MAX_CLOCK_SKEW_SECONDS)),
             office_key_file=Path(office_key_file) if office_key_file else None,
             office_public_keys_file=Path(office_public_keys) if office_public_keys else None,
+            audit_key_file=Path(audit_key_file) if audit_key_file else None,
+            audit_key_text=get("AUDIT_KEY"),
+            audit_public_keys_file=Path(audit_public_keys) if audit_public_keys else None,
+            checkpoint_every_events=_int(get, "CHECKPOINT_EVERY_EVENTS",
+                                         DEFAULT_CHECKPOINT_EVERY_EVENTS, minimum=1),
+            checkpoint_every_seconds=_int(get, "CHECKPOINT_EVERY_SECONDS",
+                                          DEFAULT_CHECKPOINT_EVERY_SECONDS, minimum=1),
         )
 
 

@@ -161,6 +161,10 @@ def _role(w: _Words, purpose: Row) -> str:
     if purpose.get("role") == "processor" and purpose.get("controller"):
         role += " " + w.t(f"(verantwoordelijke: {purpose['controller']})",
                           f"(controller: {purpose['controller']})")
+    elif purpose.get("controller_since"):  # art. 4(7): a business transfer
+        since = moment_words(purpose["controller_since"], w.zone, w.lang)
+        role = w.t(f"Verwerkingsverantwoordelijke sinds {since}: {purpose['controller']}",
+                   f"Controller since {since}: {purpose['controller']}")
     return role
 
 
@@ -349,7 +353,8 @@ def _history(w: _Words, export: Row) -> str:
              ("Uiterlijk beantwoord", "Answer due"),
              ("Verlengd (maanden)", "Extended (months)"), ("Stand", "Status")],
             ([w.value(r["request_ref"]), w.code(labels.REQUEST_KINDS, r["kind"]),
-              w.when(r["requested_at"]), w.when(r["due_at"]),
+              w.when(r["requested_at"]),
+              w.none() if r["status"] == "forwarded" else w.when(r["due_at"]),
               w.value(r["extended_months"]), w.code(labels.REQUEST_STATUSES, r["status"])]
              for r in subject["requests"])),
         w.heading("Alles wat met uw gegevens is gedaan", "Everything done with your data",
@@ -374,6 +379,13 @@ def _meta(w: _Words, export: Row) -> str:
     ]
     if "contact_nl" in controller:
         rows.append((w.t("Contact", "Contact"), w.pair(controller, "contact")))
+    for moved in controller.get("transferred_to", []):  # art. 4(7), 14: a new controller
+        purposes = ", ".join(w.named("purposes", p) for p in moved["purposes"])
+        rows.append((
+            w.t("Verwerkingsverantwoordelijke sinds ", "Controller since ")
+            + w.when(moved["since"]),
+            w.value(moved["name"]) + " (" + w.pair(moved, "transfer_kind") + "; "
+            + w.t("voor", "for") + " " + purposes + ")"))
     if officer is not None:
         rows.append((w.t("Functionaris voor gegevensbescherming", "Data protection officer"),
                      (w.value(officer["name"]) + " " + w.pair(officer, "contact"))
@@ -388,13 +400,36 @@ def _meta(w: _Words, export: Row) -> str:
     return f'<table class="meta">{body}</table>'
 
 
+def _verifiable(w: _Words, export: Row) -> str:
+    """That the export is verifiable, and how (when it carries the log's proofs)."""
+    proofs = export.get("log_proofs")
+    if not isinstance(proofs, dict):
+        return ""
+    count = len(proofs.get("entries") or [])
+    return "\n".join([
+        w.heading("Controleerbaar", "Verifiable"),
+        w.para(w.t(
+            f"Het JSON-bestand van deze inzage bevat voor {count} vastgelegde handelingen "
+            "een bewijs (een Merkle-bewijs, RFC 9162) dat ze ongewijzigd in ons "
+            "ondertekende register staan. Iedereen kan dat nagaan met alleen dat bestand "
+            "en onze publieke sleutel: ledger audit verify-export BESTAND --public-key "
+            "SLEUTEL. Het bewijst niet dat er geen handeling ontbreekt; dat toont een "
+            "controle van het hele register.",
+            f"The JSON file of this export holds, for {count} recorded acts, a proof (a "
+            "Merkle proof, RFC 9162) that they are in our signed log, unaltered. Anyone "
+            "can check it with nothing but that file and our public key: ledger audit "
+            "verify-export FILE --public-key KEY. It does not prove that no act is "
+            "missing; a check of the whole log shows that.")),
+    ])
+
+
 def render_report(export: dict[str, Any], *, lang: str = "both") -> str:
     """The HTML report of one ``LedgerReader.export`` document, in Dutch and English side
     by side (``lang`` "both") or in one of them ("nl", "en")."""
     w = _Words(lang, _zone(export), export.get("glossary") or {})
     title = w.t("Inzage in uw persoonsgegevens", "Your personal data: access report")
     sections = (_purposes, _data_now, _every_value, _recipients, _retention, _rights,
-                _complaint, _sources, _automated, _history)
+                _complaint, _sources, _automated, _history, _verifiable)
     parts = [
         "<!DOCTYPE html>",
         f'<html lang="{"en" if lang == "en" else "nl"}"><head><meta charset="utf-8">',

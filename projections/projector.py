@@ -19,16 +19,18 @@ from uuid import UUID
 from eventsourcing.persistence import Notification, StoredEvent
 
 from ledger.domain import events as ev
+from ledger.domain.evolution import ACQUIRER
 from ledger.domain.policy import Policy
 from ledger.domain.policy_register import (
     POLICY_REGISTER_ID,
     PolicyRegister,
     PolicyVersionPublished,
 )
-from ledger.domain.retention import retention_due
+from ledger.domain.retention import hold_refs, purposes_in, retention_due
 from ledger.errors import LedgerError
 from ledger.persistence.encrypting_mapper import SealedValue
 from ledger.persistence.transcoder import ledger_transcoder
+from projections.deadlines import request_due_of
 from projections.errors import ProjectionError, ProjectionFailed
 from projections.rows import (
     NO_PURPOSE,
@@ -230,6 +232,30 @@ class Projector:
                                qualifier=event.legal_reason)
         elif isinstance(event, ev.RetentionExpired):
             self._count_scopes(changes, doc, [event.scope], "retention-expired", at=at)
+        elif isinstance(event, ev.ControllerTransferred | ev.RequestForwarded):
+            self._count_hand_over(notification.id, event, doc, changes)
+
+    @staticmethod
+    def _count_hand_over(notification_id: int,
+                         event: ev.ControllerTransferred | ev.RequestForwarded,
+                         doc: SubjectDoc, changes: Changes) -> None:
+        """What goes to another controller: a business transfer (art. 4(7), 30(1): the
+        acquirer is the controller of each purpose from now on; art. 19: it received the
+        data held for each, a recipient, art. 4(9)) or a request we passed on."""
+        at = event.occurred_at
+        if isinstance(event, ev.RequestForwarded):
+            changes.count(RopaKey(NO_PURPOSE, "request-forwarded", event.forwarded_to,
+                                  event.request_kind), at)
+            return
+        for purpose in sorted(set(event.purposes)):
+            changes.count(RopaKey(purpose, "transferred-to", event.new_controller,
+                                  event.transfer_kind), at)
+            changes.disclosures.append(DisclosureRow(
+                notification_id, event.originator_id, event.new_controller, ACQUIRER,
+                purpose, event.transfer_kind,
+                tuple(sorted(doc.state.holdings.get(purpose, {}))), event.act_id, at))
+        changes.count(RopaKey(NO_PURPOSE, "transferred-to", event.new_controller,
+                              event.transfer_kind), at)
 
     @staticmethod
     def _count_for_controller(event: ev.SubjectEvent, doc: SubjectDoc,
@@ -260,30 +286,30 @@ class Projector:
     def _count_scopes(changes: Changes, doc: SubjectDoc, scopes: Sequence[str], kind: str,
                       *, at: datetime, qualifier: str = "") -> None:
         """Attributes a scope-wide act to each purpose holding data in the scope."""
-        state = doc.state
-        for purpose, held in sorted(state.holdings.items()):
-            used = {state.category_scopes.get(c) for c in held}
-            for scope in sorted(set(scopes) & {s for s in used if s}):
+        for scope in sorted(set(scopes)):
+            for purpose in sorted(purposes_in(doc.state, scope)):
                 changes.count(RopaKey(purpose, kind, scope, qualifier), at)
 
     def _derive(self, subject_id: UUID, doc: SubjectDoc, notification_id: int,
                 changes: Changes) -> None:
         """Rows derived from the whole subject state, rewritten for each touched subject."""
-        holds: dict[str, list[str]] = {}
-        for ref, scopes in sorted(doc.state.legal_holds.items()):
-            for scope in scopes:
-                holds.setdefault(scope, []).append(ref)
         changes.schedules[subject_id] = [
-            ScheduleRow(subject_id, scope, due_at, tuple(holds.get(scope, ())))
+            ScheduleRow(subject_id, scope, due_at,
+                        tuple(hold_refs(self.policy, doc.state, scope)))
             for scope, due_at in sorted(retention_due(self.policy, doc.state).items())
         ]
+        zone = self.policy.zone
+        for r in doc.info["requests"]:
+            if r["status"] != "forwarded":  # art. 12(3): a month on Amsterdam's calendar
+                r["due_at"] = iso(request_due_of(r, zone))
         changes.requests[subject_id] = [
             RequestRow(
                 subject_id, seq, r["request_ref"], r["kind"], r["channel"], r["act_id"],
                 datetime.fromisoformat(r["at"]), datetime.fromisoformat(r["due_at"]),
                 sum(e["months"] for e in r["extensions"]),
                 tuple(e["reason_code"] for e in r["extensions"]), r["status"],
-                datetime.fromisoformat(r["closed_at"]) if r["closed_at"] else None)
+                datetime.fromisoformat(r["closed_at"]) if r["closed_at"] else None,
+                r.get("forwarded_to"))
             for seq, r in enumerate(doc.info["requests"])
         ]
         changes.subjects[subject_id] = SubjectRow(

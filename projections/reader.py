@@ -35,17 +35,25 @@ _COMMON = frozenset({"originator_id", "originator_version", "originator_topic", 
                      "act_id", "policy_version", "actor", "occurred_at"})
 
 
+# A subject's events in the verifiable log, with inclusion proofs against a signed
+# checkpoint (``consumers.services.audit_log.subject_log_proofs``): read from the store,
+# not from the projections, so the proofs are of what is stored.
+LogProofs = Callable[[UUID], JsonObject]
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
 class LedgerReader:
     def __init__(self, store: ProjectionReads, policy: Policy, open_value: Opener,
-                 *, clock: Callable[[], datetime] = _utc_now) -> None:
+                 *, clock: Callable[[], datetime] = _utc_now,
+                 log_proofs: LogProofs | None = None) -> None:
         self.store = store
         self.policy = policy
         self._open_value = open_value
         self._clock = clock
+        self._log_proofs = log_proofs
 
     def position(self) -> int:
         """The last notification id the projections include."""
@@ -93,6 +101,10 @@ class LedgerReader:
         purposes = sorted({v["purpose"] for v in recorded} | {
             p["purpose"] for p in view["purposes"]})
         acts = self.audit_trail(subject_id)
+        proofs = {} if self._log_proofs is None else {
+            # Each act's leaf (metadata and the SHA-256 of its stored form) and its
+            # inclusion proof: `ledger audit verify-export` checks them offline.
+            "log_proofs": self._log_proofs(subject_id)}
         return {
             "format": EXPORT_FORMAT, "format_version": EXPORT_VERSION,
             "generated_at": iso(moment), "position": view.pop("position"),
@@ -103,6 +115,7 @@ class LedgerReader:
             "acts": acts,
             # Art. 15(1)(a)-(h), 15(2), 15(3): what the person must be told besides.
             **access_notice(self.policy, view, recorded, acts),
+            **proofs,
         }
 
     def audit_trail(
@@ -167,7 +180,7 @@ class LedgerReader:
     def dsar_queue(self, *, now: datetime | None = None,
                    include_closed: bool = False) -> list[JsonObject]:
         rows = self.store.request_rows(open_only=not include_closed)
-        return registers.dsar_queue(rows, now or self._clock())
+        return registers.dsar_queue(rows, now or self._clock(), self.policy.zone)
 
     def registers(self, now: datetime | None = None) -> JsonObject:
         moment = now or self._clock()

@@ -14,7 +14,7 @@ from ledger.errors import ConflictingWrite, DuplicateAct
 from ledger.intake.acts import IntakeAct, apply_act
 from ledger.outcomes import ActOutcome, Status, event_summary
 from ledger.refusals import is_refusal, refusal_of
-from projections.reader import LedgerReader
+from projections.reader import LedgerReader, LogProofs
 from projections.store import ProjectionStore
 
 # How many times an act is tried when another writer keeps recording for its subject
@@ -26,9 +26,11 @@ class EmbeddedBackend:
     name = "embedded"
 
     def __init__(self, app: LedgerApplication,
-                 open_store: Callable[[], ProjectionStore]) -> None:
+                 open_store: Callable[[], ProjectionStore], *,
+                 log_proofs: LogProofs | None = None) -> None:
         self.app = app
         self._open_store = open_store
+        self._log_proofs = log_proofs
 
     def submit(self, acts: Iterable[IntakeAct], *, wait_s: float = 0.0,
                with_events: bool = False) -> Iterator[ActOutcome]:
@@ -80,7 +82,7 @@ class EmbeddedBackend:
         store = self._open_store()
         try:
             catch_up(self.app.recorder, projector_for(self.app), store, progress=progress)
-            yield reader_for(self.app, store)
+            yield reader_for(self.app, store, log_proofs=self._log_proofs)
         finally:
             store.close()
 

@@ -24,7 +24,7 @@ from ledger.outcomes import ActOutcome
 from ledger.persistence.encrypting_mapper import EncryptingMapper
 from ledger.persistence.transcoder import ledger_transcoder
 from projections.projector import Projector
-from projections.reader import LedgerReader
+from projections.reader import LedgerReader, LogProofs
 from projections.sharded import ShardedProjectionReads
 from projections.store import ProjectionStore
 
@@ -40,8 +40,10 @@ class KafkaBackend:
     name = "kafka"
 
     def __init__(self, kafka: KafkaSettings, key_store: KeyStore, policy: Policy,
-                 open_store: Callable[[int], ProjectionStore]) -> None:
+                 open_store: Callable[[int], ProjectionStore], *,
+                 log_proofs: LogProofs | None = None) -> None:
         self.kafka = kafka
+        self._log_proofs = log_proofs
         self.key_store = key_store
         self.policy = policy
         self._open_store = open_store
@@ -66,7 +68,8 @@ class KafkaBackend:
                 catch_up(part.source, self.projector, part.store, progress=progress)
             reads = ShardedProjectionReads([part.store for part in shards],
                                            partial(_shard_of, self.kafka.partitions))
-            yield LedgerReader(reads, self.policy, self.mapper.open_value)
+            yield LedgerReader(reads, self.policy, self.mapper.open_value,
+                               log_proofs=self._log_proofs)
 
     def rebuild(self, *, batch_size: int,
                 progress_for: Callable[[int | None], Progress | None]) -> list[Rebuilt]:

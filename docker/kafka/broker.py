@@ -36,6 +36,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from string import Template
 from types import TracebackType
@@ -91,6 +92,7 @@ class LocalKafkaBroker:
         start_timeout_s: float = DEFAULT_START_TIMEOUT_S,
         stop_timeout_s: float = DEFAULT_STOP_TIMEOUT_S,
         die_with_parent: bool = True,
+        extra_properties: Mapping[str, str] | None = None,
     ) -> None:
         self.work_dir = Path(work_dir).resolve()
         self.lib_dir = Path(lib_dir).resolve()
@@ -108,6 +110,9 @@ class LocalKafkaBroker:
         self.start_timeout_s = start_timeout_s
         self.stop_timeout_s = stop_timeout_s
         self.die_with_parent = die_with_parent
+        # Broker settings added to (and overriding) server.properties.template's, e.g.
+        # shorter log clean-up intervals for a test that waits for files to go.
+        self.extra_properties = dict(extra_properties or {})
         self._process: subprocess.Popen[bytes] | None = None
         self._port: int | None = None
 
@@ -237,6 +242,9 @@ class LocalKafkaBroker:
         rendered = template.substitute(
             broker_port=port, controller_port=controller_port, log_dirs=self.data_dir
         )
+        extra = "".join(f"{key}={value}\n" for key, value in self.extra_properties.items())
+        if extra:
+            rendered += "\n# Added by the caller (extra_properties).\n" + extra
         self.server_properties.write_text(rendered, encoding="utf-8")
 
     def _format_storage(self, java: str) -> None:

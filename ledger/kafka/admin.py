@@ -33,6 +33,9 @@ REJECTED_RETENTION_MS = 30 * 24 * 3600 * 1000
 # is kept a year so an incident is still on file after the intake topic has let the act
 # itself age out (then upstream must send it again).
 PARKED_RETENTION_MS = 365 * 24 * 3600 * 1000
+# The intake topic's segment size: a busy partition rolls a segment this big before its
+# time is up (settings.intake_segment_ms), so recorded plaintext leaves the disk sooner.
+INTAKE_SEGMENT_BYTES = 16 * 1024 * 1024
 
 # Not a topic config: the replica count of each partition, compared like one.
 REPLICATION_FACTOR = "replication.factor"
@@ -119,9 +122,16 @@ def intake_topic_spec(settings: KafkaSettings) -> TopicSpec:
 
     One intake partition is one shard with one writer, so its partitions match the
     ledger's. Size-based retention stays off so volume never drops unprocessed acts.
+    Recorded acts are cut off by their writer (``ledger.kafka.intake_trim``), and their
+    bytes leave the disk with their segment, so segments are kept small and young
+    (``segment.ms``, ``segment.bytes``); broker time stamps the records
+    (``LogAppendTime``), so neither a roll nor the retention waits on an upstream clock.
     """
     return _shard_topic_spec(settings, settings.intake_topic,
-                             retention_ms=settings.intake_retention_ms)
+                             retention_ms=settings.intake_retention_ms,
+                             extra={"segment.ms": str(settings.intake_segment_ms),
+                                    "segment.bytes": str(INTAKE_SEGMENT_BYTES),
+                                    "message.timestamp.type": "LogAppendTime"})
 
 
 def rejected_topic_spec(settings: KafkaSettings) -> TopicSpec:
@@ -134,6 +144,28 @@ def parked_topic_spec(settings: KafkaSettings) -> TopicSpec:
     """Poison acts set aside by their intake coordinates: see PARKED_RETENTION_MS."""
     return _shard_topic_spec(settings, settings.parked_topic,
                              retention_ms=PARKED_RETENTION_MS)
+
+
+def checkpoints_topic_spec(settings: KafkaSettings) -> TopicSpec:
+    """Signed checkpoints of each shard's tree (``ledger.kafka.audit_log``): proof of
+    what the log held, kept as long as the ledger itself, never compacted."""
+    return _shard_topic_spec(settings, settings.checkpoints_topic, retention_ms=-1,
+                             extra={"unclean.leader.election.enable": "false"})
+
+
+def tree_topic_spec(settings: KafkaSettings) -> TopicSpec:
+    """Each shard's tree state, committed with every batch: only the latest record per
+    shard matters (a taking-over writer reads it), so compacted, never deleted by age."""
+    return TopicSpec(
+        name=settings.tree_topic,
+        partitions=settings.partitions,
+        replication_factor=settings.replication_factor,
+        configs={
+            "cleanup.policy": "compact",
+            "min.insync.replicas": str(settings.min_insync_replicas),
+            "unclean.leader.election.enable": "false",
+        },
+    )
 
 
 def _shard_topic_spec(settings: KafkaSettings, name: str, *, retention_ms: int,
@@ -155,12 +187,15 @@ def _shard_topic_spec(settings: KafkaSettings, name: str, *, retention_ms: int,
 
 
 def required_topic_specs(settings: KafkaSettings) -> tuple[TopicSpec, ...]:
-    """Every topic the ledger needs: ledger, intake, rejected and parked."""
+    """Every topic the ledger needs: ledger, intake, rejected, parked, and the verifiable
+    log's checkpoints and tree."""
     return (
         ledger_topic_spec(settings),
         intake_topic_spec(settings),
         rejected_topic_spec(settings),
         parked_topic_spec(settings),
+        checkpoints_topic_spec(settings),
+        tree_topic_spec(settings),
     )
 
 

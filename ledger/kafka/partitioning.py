@@ -1,8 +1,10 @@
-"""Which shard holds a subject: the default partitioner's choice for its key.
+"""Which shard holds a subject: the Java client's default partitioner's choice for its key.
 
-Upstream producers key acts by subject id and kafka-python's default partitioner
-(murmur2, like the Java client's) places them; the intake writer refuses an act that
-arrived elsewhere, and readers use the same function to find a subject's projections.
+A subject's home shard is where murmur2 (the Java client's and kafka-python's default
+partitioner) puts its id. Upstream producers key acts by subject id; an act another
+partitioner placed elsewhere (librdkafka's default CRC32: kcat, confluent-kafka) is
+forwarded to its home intake partition by the writer that reads it, and readers use the
+same function to find a subject's projections.
 """
 
 from __future__ import annotations

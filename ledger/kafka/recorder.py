@@ -14,6 +14,12 @@ second writer with the same id fences the first, whose next commit then fails.
 Writes either run in a transaction of their own, or join a batch transaction opened
 with ``begin_batch`` (the intake loop's read-process-write cycle), in which later
 inserts see the earlier, still uncommitted ones.
+
+A writer given a tree topic (``ShardAddress.tree_topic``: the ledger's composition root
+always gives one) keeps the shard's verifiable log (``ledger.kafka.audit_log``): each
+event's sequence number in a header, the tree's state and any checkpoint due in the
+batch's own transaction, and the tree resumed from its last committed record when the
+writer claims the shard (or numbered once, for a shard from before the tree).
 """
 
 from __future__ import annotations
@@ -35,11 +41,26 @@ from eventsourcing.persistence import (
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
+from ledger.audit.errors import AuditError
+from ledger.audit.frontier import Frontier
+from ledger.audit.leaves import event_leaf_hash
+from ledger.audit.signer import CheckpointSigner
 from ledger.errors import BrokerError
+from ledger.kafka.audit_log import (
+    HEADER_SEQUENCE,
+    HEADER_TOPIC,
+    HEADER_VERSION,
+    TreeState,
+    read_partition,
+    read_tree,
+    sequence_of,
+    shard_key,
+)
 from ledger.kafka.transactions import GuardedTransactions, WriterFenced, translate
 
-HEADER_TOPIC = "event-topic"
-HEADER_VERSION = "originator-version"
+__all__ = ["HEADER_SEQUENCE", "HEADER_TOPIC", "HEADER_VERSION", "PRODUCER_TUNING",
+           "KafkaAggregateRecorder", "KafkaApplicationRecorder", "ShardAddress",
+           "notification_from_record"]
 POLL_MS = 200
 # Kafka answers a connection's requests in order, so the ListOffsets call with which a
 # reader finds the partition's end waits behind the consumer's prefetch, which the
@@ -63,6 +84,10 @@ class ShardAddress:
     transactional_id: str | None = None  # None: a read-only recorder (projectors)
     client_id: str = "personal-data-ledger"
     deadline_s: float = 30.0
+    # The verifiable log of a writer (ledger.kafka.audit_log); None: the library's bare
+    # recorder contract, without one (never so in the ledger's own composition).
+    tree_topic: str | None = None
+    checkpoints_topic: str | None = None
 
 
 class KafkaApplicationRecorder(ApplicationRecorder):
@@ -79,6 +104,12 @@ class KafkaApplicationRecorder(ApplicationRecorder):
         self._fenced = False
         self._producer: KafkaProducer | None = None
         self._transactions: GuardedTransactions | None = None
+        # The verifiable log: the committed tree, the open batch's, and who signs.
+        self.signer: CheckpointSigner | None = None
+        self._tree: TreeState | None = None
+        self._pending_tree: Frontier | None = None
+        self._sign_at_commit = False  # sign whatever is unsigned (closing)
+        self._broken = False  # a transaction failed: nothing more is tried at close
         self._consumer = self._connect_consumer()
         self._catch_up()
 
@@ -107,12 +138,15 @@ class KafkaApplicationRecorder(ApplicationRecorder):
         with self._lock:
             if self._in_batch:
                 raise BrokerError("a batch transaction is already open on this shard")
+            self._ensure_tree()
             try:
                 self._writer().begin()
             except WriterFenced:
                 self._fenced = True
                 raise
             self._in_batch = True
+            if self._tree is not None:
+                self._pending_tree = self._tree.frontier.copy()
 
     def send_offsets(self, offsets: dict[Any, Any], group_metadata: Any) -> None:
         """Marks intake offsets as consumed by the open batch (read-process-write)."""
@@ -132,17 +166,27 @@ class KafkaApplicationRecorder(ApplicationRecorder):
         with self._lock:
             writer = self._writer()
             try:
+                tree, tree_sends = self._stage_tree()
                 self._producer.flush(timeout=writer.deadline_s)  # type: ignore[union-attr]
                 offsets = [future.get(timeout=writer.deadline_s) for _, future in self._pending]
+                for future in tree_sends:
+                    future.get(timeout=writer.deadline_s)
                 writer.commit()
             except WriterFenced:
-                self._fenced = True
+                self._fenced = self._broken = True
                 raise
             except KafkaError as error:
+                self._broken = True
                 if isinstance(translate(error, ""), WriterFenced):
                     self._fenced = True
                 raise translate(error, f"commit of shard {self.address.partition}"
                                 ) from error
+            except BaseException:
+                self._broken = True
+                raise
+            if tree is not None:
+                self._tree = tree  # what the committed transaction recorded
+            self._pending_tree = None
             committed = [
                 Notification(id=meta.offset + 1, originator_id=event.originator_id,
                              originator_version=event.originator_version,
@@ -156,19 +200,23 @@ class KafkaApplicationRecorder(ApplicationRecorder):
             return committed
 
     def abort_batch(self) -> None:
-        """Aborts the open batch; nothing of it reaches the index or a reader."""
+        """Aborts the open batch; nothing of it reaches the index or a reader (nor its
+        leaves the tree: the committed tree stays where it was)."""
         with self._lock:
             self._clear_pending()
             self._in_batch = False
+            self._pending_tree = None
+            self._sign_at_commit = False
             if self._transactions is not None:
                 try:
                     self._transactions.abort()
                 except WriterFenced:
-                    self._fenced = True
+                    self._fenced = self._broken = True
                     self._discard_producer()
                     raise
                 except BrokerError:
                     # A stuck producer cannot abort; a new one (same id) takes over.
+                    self._broken = True
                     self._discard_producer()
                     raise
 
@@ -190,12 +238,16 @@ class KafkaApplicationRecorder(ApplicationRecorder):
 
     def _send(self, event: StoredEvent) -> Any:
         assert self._producer is not None  # noqa: S101 - set by begin_batch
+        headers = [(HEADER_TOPIC, event.topic.encode()),
+                   (HEADER_VERSION, str(event.originator_version).encode())]
+        tree = self._pending_tree
+        if tree is not None:  # the event's place in the shard's log, and its leaf
+            sequence = tree.append(event_leaf_hash(tree.size, event))
+            headers.append((HEADER_SEQUENCE, str(sequence).encode()))
         try:
             return self._producer.send(
                 self.address.topic, partition=self.address.partition,
-                key=str(event.originator_id).encode(), value=event.state,
-                headers=[(HEADER_TOPIC, event.topic.encode()),
-                         (HEADER_VERSION, str(event.originator_version).encode())],
+                key=str(event.originator_id).encode(), value=event.state, headers=headers,
             )
         except KafkaError as error:
             raise translate(error, f"send to shard {self.address.partition}") from error
@@ -215,7 +267,8 @@ class KafkaApplicationRecorder(ApplicationRecorder):
             taken[key].add(event.originator_version)
 
     def claim(self) -> None:
-        """Becomes the shard's writer, then reads what earlier writers committed.
+        """Becomes the shard's writer, then reads what earlier writers committed, and
+        where their tree stands.
 
         Order matters: ``init_transactions`` fences the previous writer and waits for
         its in-flight commit, so only afterwards is the partition's end final for us.
@@ -223,6 +276,103 @@ class KafkaApplicationRecorder(ApplicationRecorder):
         with self._lock:
             self._writer()
             self._catch_up()
+            self._ensure_tree()
+
+    # -- the verifiable log --------------------------------------------------------------
+
+    @property
+    def tree_state(self) -> TreeState | None:
+        """The tree as the last committed transaction left it (None: no tree kept)."""
+        return self._tree
+
+    def checkpoint_if_due(self, *, closing: bool = False) -> bool:
+        """Signs the tree in a transaction of its own if a checkpoint is due (its time
+        has come with leaves unsigned; or, ``closing``, any leaf is unsigned). Called by
+        the intake writer between batches; True if it signed."""
+        with self._lock:
+            tree, signer = self._tree, self.signer
+            if (self._in_batch or tree is None or signer is None or self._fenced
+                    or self._broken or not signer.due(
+                        tree.frontier.size, tree.signed_size, tree.signed_at,
+                        closing=closing)):
+                return False
+            self.begin_batch()
+            self._sign_at_commit = closing
+            try:
+                self.commit_batch()
+            except BaseException:
+                self._abort_quietly()
+                raise
+            return True
+
+    def _stage_tree(self) -> tuple[TreeState | None, list[Any]]:
+        """Into the open transaction: the tree's new state (if it grew, or a checkpoint
+        is due) and the checkpoint; returns that state and the sends to wait for."""
+        tree, frontier = self._tree, self._pending_tree
+        closing, self._sign_at_commit = self._sign_at_commit, False
+        if tree is None or frontier is None:
+            return None, []
+        signer = self.signer
+        due = signer is not None and signer.due(frontier.size, tree.signed_size,
+                                                tree.signed_at, closing=closing)
+        if frontier.size == tree.frontier.size and not due:
+            return None, []
+        assert self._producer is not None  # noqa: S101 - set by begin_batch
+        sends = []
+        key, shard = shard_key(self.address.partition), self.address.partition
+        if due and signer is not None:
+            signed = signer.sign(frontier)
+            state = tree.advanced(frontier.copy(), signed_at=signer.now())
+            sends.append(self._producer.send(
+                self.address.checkpoints_topic, partition=shard, key=key,
+                value=signed.encode().encode("utf-8"),
+                headers=[("tree-size", str(frontier.size).encode())]))
+        else:
+            state = tree.advanced(frontier.copy())
+        sends.append(self._producer.send(self.address.tree_topic, partition=shard, key=key,
+                                         value=state.to_bytes()))
+        return state, sends
+
+    def _ensure_tree(self) -> None:
+        """The committed tree of the shard, read once the shard is ours: from its tree
+        record, or, for a shard without one, numbered here from offset 0 (once)."""
+        address = self.address
+        if (self._tree is not None or address.tree_topic is None
+                or address.transactional_id is None):
+            return
+        if address.checkpoints_topic is None:
+            raise BrokerError("a writer that keeps a tree needs a checkpoints topic")
+        self._writer()  # fenced the previous writer: its last commit is final
+        state = read_tree(address.bootstrap_servers, address.tree_topic, address.partition)
+        self._tree = state if state is not None else self._number_shard()
+
+    def _number_shard(self) -> TreeState:
+        """The one-time migration: the partition's records, numbered in offset order,
+        committed as the shard's first tree record (``ledger.kafka.audit_log``)."""
+        address = self.address
+        frontier = Frontier()
+        through = 0
+        for record in read_partition(address.bootstrap_servers, address.topic,
+                                     address.partition, client_id=f"{address.client_id}-tree"):
+            if sequence_of(record) is not None:
+                raise AuditError(
+                    f"shard {address.partition} holds numbered events but its tree record "
+                    "is gone (was the tree topic deleted, or is it another?): numbering it "
+                    "again would fork its tree; restore the tree topic")
+            frontier.append(event_leaf_hash(frontier.size, notification_from_record(record)))
+            through = record.offset + 1
+        self._tree = TreeState(Frontier(), 0, None, frontier.size, through)
+        self.begin_batch()
+        self._pending_tree = frontier
+        self._sign_at_commit = True  # pin the numbered history under a signature at once
+        try:
+            self.commit_batch()
+        except BaseException:
+            self._abort_quietly()
+            self._tree = None
+            raise
+        assert self._tree is not None  # noqa: S101 - set by the commit
+        return self._tree
 
     def _writer(self) -> GuardedTransactions:
         if self.address.transactional_id is None:
@@ -305,6 +455,12 @@ class KafkaApplicationRecorder(ApplicationRecorder):
 
     def close(self) -> None:
         with self._lock:
+            if self._transactions is not None and not (
+                    self._fenced or self._broken or self._in_batch):
+                # At shutdown: sign what is unsigned. Best effort: a writer that cannot
+                # is replaced, and its successor signs in its turn.
+                with contextlib.suppress(BrokerError, KafkaError):
+                    self.checkpoint_if_due(closing=True)
             self._consumer.close()
             if self._producer is not None:
                 self._producer.close(timeout=self.address.deadline_s)

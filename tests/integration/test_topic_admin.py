@@ -63,6 +63,8 @@ def test_creates_the_missing_topics_with_their_configs(
         settings.intake_topic,
         settings.rejected_topic,
         settings.parked_topic,
+        settings.checkpoints_topic,
+        settings.tree_topic,
     )
     assert report.already_existed == ()
     # Read back with a separate client: the broker, not the report, is the evidence.
@@ -86,7 +88,7 @@ def test_a_second_call_creates_nothing_and_reports_existing(settings: KafkaSetti
 
 
 def test_creates_only_what_is_missing(settings: KafkaSettings) -> None:
-    ledger, intake, rejected, parked = required_topic_specs(settings)
+    ledger, intake, rejected, parked, *_ = required_topic_specs(settings)
     ensure_topics(settings.bootstrap_servers, [ledger])
 
     report = ensure_topics(settings.bootstrap_servers, [ledger, intake, rejected, parked])

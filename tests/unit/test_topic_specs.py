@@ -70,6 +70,17 @@ def test_intake_retention_defaults_to_seven_days() -> None:
     assert spec.configs["retention.ms"] == str(DEFAULT_INTAKE_RETENTION_MS)
     assert DEFAULT_INTAKE_RETENTION_MS == 7 * 24 * 3600 * 1000
 
+def test_intake_segments_are_small_young_and_stamped_by_the_broker() -> None:
+    spec = intake_topic_spec(KafkaSettings())
+
+    # A recorded act's bytes leave the disk with its segment: rolled within a minute.
+    assert spec.configs["segment.ms"] == "60000"
+    assert spec.configs["segment.bytes"] == str(16 * 1024 * 1024)
+    assert spec.configs["message.timestamp.type"] == "LogAppendTime"
+    shorter = intake_topic_spec(KafkaSettings(intake_segment_ms=3000))
+    assert shorter.configs["segment.ms"] == "3000"
+
+
 
 def test_rejected_topic_has_a_finite_retention_of_thirty_days() -> None:
     spec = rejected_topic_spec(PRODUCTION_LIKE)
@@ -98,10 +109,30 @@ def test_parked_topic_is_named_from_the_environment() -> None:
     assert settings.kafka.parked_topic == "acme.parked"
 
 
-def test_required_specs_are_the_four_topics_of_the_settings() -> None:
+def test_required_specs_are_the_six_topics_of_the_settings() -> None:
     names = [spec.name for spec in required_topic_specs(PRODUCTION_LIKE)]
 
-    assert names == ["acme.ledger", "acme.intake", "acme.rejected", "acme.parked"]
+    assert names == ["acme.ledger", "acme.intake", "acme.rejected", "acme.parked",
+                     "acme.ledger.checkpoints", "acme.ledger.tree"]
+
+
+def test_the_verifiable_log_topics_are_named_after_the_ledger_topic_unless_set() -> None:
+    assert (KafkaSettings().checkpoints_topic, KafkaSettings().tree_topic) == (
+        "ledger.checkpoints", "ledger.tree")
+    settings = Settings.from_env({"LEDGER_LEDGER_TOPIC": "acme.events"})
+    assert settings.kafka.checkpoints_topic == "acme.checkpoints"
+    named = Settings.from_env({"LEDGER_CHECKPOINTS_TOPIC": "audit.cp",
+                               "LEDGER_TREE_TOPIC": "audit.tree"})
+    assert (named.kafka.checkpoints_topic, named.kafka.tree_topic) == ("audit.cp",
+                                                                       "audit.tree")
+
+
+def test_checkpoints_are_kept_for_ever_and_the_tree_is_compacted() -> None:
+    *_, checkpoints, tree = required_topic_specs(PRODUCTION_LIKE)
+    assert checkpoints.configs["retention.ms"] == "-1"
+    assert checkpoints.configs["cleanup.policy"] == "delete"
+    assert tree.configs["cleanup.policy"] == "compact"
+    assert checkpoints.partitions == tree.partitions == PRODUCTION_LIKE.partitions
 
 
 def test_every_config_value_is_a_string_as_kafka_reports_them() -> None:

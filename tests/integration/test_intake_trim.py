@@ -1,0 +1,214 @@
+"""Recorded acts leave the intake topic: unreadable at once, off the broker's disk soon.
+
+The intake topic holds acts in plaintext. Once a batch commits, its writer moves the
+intake partition's log start past it (DeleteRecords), so its acts can no longer be read,
+while acts not yet recorded stay. Their bytes leave the broker's disk with their
+segment: rolled by `segment.ms` (an idle writer appends a marker to roll its own), then
+deleted by the broker's retention check and, `file.delete.delay.ms` later, unlinked.
+On a broker of its own with those intervals shortened, the last test waits until a raw
+scan of the broker's log directories finds no canary of an erased subject, and prints
+how long that took (README, "On Kafka", states the bound).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from ledger.kafka.partitioning import shard_of
+from tests.integration.test_intake_exactly_once import free_port
+from tests.kafka_fixtures import load_broker_module
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+
+PARTITIONS = 2
+# The broker's clean-up, shortened for the test (defaults: 300 s and 60 s).
+CHECK_INTERVAL_MS = 1000
+DELETE_DELAY_MS = 1000
+SEGMENT_MS = 2000
+
+
+def ledger_env(bootstrap: str, tmp_path: Path, **extra: str) -> dict[str, str]:
+    tag = uuid.uuid4().hex[:12]
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")},
+        "LEDGER_BACKEND": "kafka", "LEDGER_KAFKA_BOOTSTRAP": bootstrap,
+        "LEDGER_LEDGER_TOPIC": f"ledger-{tag}", "LEDGER_INTAKE_TOPIC": f"intake-{tag}",
+        "LEDGER_REJECTED_TOPIC": f"rejected-{tag}", "LEDGER_PARKED_TOPIC": f"parked-{tag}",
+        "LEDGER_PARTITIONS": str(PARTITIONS), "LEDGER_DATA_DIR": str(tmp_path / "data"),
+        **extra,
+    }
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "consumers.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def collected(subject: str, canary: str, n: int = 0) -> dict[str, Any]:
+    return {
+        "act_id": f"crm-{uuid.uuid4().hex}", "type": "data-collected", "subject_id": subject,
+        "actor": "crm", "occurred_at": "2025-03-03T09:00:00+00:00", "purpose": "contact",
+        "source_system": "crm", "legal_basis": "legitimate-interest",
+        "values": {"name": f"{canary}-{n}", "business-email": f"{canary.lower()}@example.nl"},
+    }
+
+
+def produce(bootstrap: str, topic: str, acts: list[dict[str, Any]]) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    for act in acts:
+        producer.send(topic, key=act["subject_id"].encode(), value=orjson.dumps(act))
+    producer.flush()
+    producer.close()
+
+
+def readable(bootstrap: str, topic: str) -> list[Any]:
+    """Every record a reader can still get from ``topic`` (read_uncommitted: all)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                             enable_auto_commit=False)
+    partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    end = consumer.end_offsets(partitions)
+    records = []
+    deadline = time.monotonic() + 60
+    while any(consumer.position(p) < end[p] for p in partitions):
+        assert time.monotonic() < deadline, "could not read the topic to its end"
+        for batch in consumer.poll(timeout_ms=200).values():
+            records += batch
+    consumer.close()
+    return records
+
+
+def canaries_readable(bootstrap: str, topic: str, canary: str) -> int:
+    return sum(canary.encode() in (r.value or b"") for r in readable(bootstrap, topic))
+
+
+def wait_for(condition: Any, what: str, timeout_s: float = 120.0) -> float:
+    """Waits until ``condition()`` holds; returns how long that took."""
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < timeout_s, f"waited {timeout_s:.0f} s for {what}"
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
+@pytest.fixture
+def serving() -> Iterator[Any]:
+    started: list[subprocess.Popen[str]] = []
+
+    def start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+        process = subprocess.Popen([sys.executable, "-m", "consumers.cli", "serve", *args],
+                                   env=env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+        assert process.returncode == 0, stderr[-2000:]
+
+
+def test_recorded_acts_cannot_be_read_from_the_intake_topic_and_unrecorded_ones_stay(
+    kafka_bootstrap: str, tmp_path: Path, serving: Any,
+) -> None:
+    env = ledger_env(kafka_bootstrap, tmp_path)
+    assert cli(env, "topics", "ensure").returncode == 0
+    intake = env["LEDGER_INTAKE_TOPIC"]
+    subjects: dict[int, list[str]] = {shard: [] for shard in range(PARTITIONS)}
+    while min(len(s) for s in subjects.values()) < 5:
+        subject = str(uuid.uuid4())
+        subjects[shard_of(uuid.UUID(subject), PARTITIONS)].append(subject)
+    served, waiting = "CANARY-SERVED", "CANARY-WAITING"
+    produce(kafka_bootstrap, intake, [collected(s, served, n) for n, s in
+                                      enumerate(subjects[0][:5])])
+    produce(kafka_bootstrap, intake, [collected(s, waiting, n) for n, s in
+                                      enumerate(subjects[1][:5])])
+    # Positive control: both are on the intake topic before anything is recorded.
+    assert canaries_readable(kafka_bootstrap, intake, served) == 5
+    assert canaries_readable(kafka_bootstrap, intake, waiting) == 5
+
+    serving(env, "--shard", "0")  # shard 1's acts are not recorded by anyone
+    took = wait_for(lambda: canaries_readable(kafka_bootstrap, intake, served) == 0,
+                    "shard 0's recorded acts to be cut off the intake topic")
+    print(f"recorded acts unreadable on the intake topic {took:.1f} s after serve started")
+    assert canaries_readable(kafka_bootstrap, intake, waiting) == 5  # not recorded: kept
+    shown = cli(env, "subject", "show", subjects[0][0], "--json")
+    assert f"{served}-0" in shown.stdout  # recorded, and readable where it belongs
+
+
+@pytest.fixture
+def quick_cleanup_broker(tmp_path: Path) -> Iterator[Any]:
+    """A broker of this test's own whose log clean-up runs every second."""
+    module = load_broker_module()
+    broker = module.LocalKafkaBroker(
+        tmp_path / "broker", port=free_port(), controller_port=free_port(),
+        lib_dir=Path(__file__).resolve().parents[2] / "docker" / "kafka" / "target" / "lib",
+        extra_properties={"log.retention.check.interval.ms": str(CHECK_INTERVAL_MS),
+                          "log.segment.delete.delay.ms": str(DELETE_DELAY_MS)})
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+def files_holding(root: Path, needle: bytes, *, under: str = "") -> list[Path]:
+    """The files below ``root`` (in directories whose name starts with ``under``) whose
+    raw bytes contain ``needle``."""
+    found = []
+    for directory in root.iterdir():
+        if not directory.is_dir() or not directory.name.startswith(under):
+            continue
+        for path in directory.rglob("*"):
+            try:
+                if path.is_file() and needle in path.read_bytes():
+                    found.append(path)
+            except FileNotFoundError:
+                continue  # deleted while we looked
+    return found
+
+
+def test_an_erased_subjects_intake_bytes_leave_the_brokers_disk(
+    quick_cleanup_broker: Any, tmp_path: Path, serving: Any,
+) -> None:
+    bootstrap = quick_cleanup_broker.bootstrap_servers
+    log_dirs = quick_cleanup_broker.data_dir
+    env = ledger_env(bootstrap, tmp_path, LEDGER_INTAKE_SEGMENT_MS=str(SEGMENT_MS))
+    assert cli(env, "topics", "ensure").returncode == 0
+    intake = env["LEDGER_INTAKE_TOPIC"]
+    victim, bystander = str(uuid.uuid4()), str(uuid.uuid4())
+    canary = f"CANARY-DISK-{uuid.uuid4().hex[:8]}"
+    produce(bootstrap, intake, [collected(victim, canary, n) for n in range(3)]
+            + [collected(bystander, "CANARY-BYSTANDER")])
+    # Positive control: the broker's intake log files hold the plaintext.
+    assert files_holding(log_dirs, canary.encode(), under=intake)
+
+    serving(env)
+    wait_for(lambda: canaries_readable(bootstrap, intake, canary) == 0,
+             "the victim's acts to be recorded and cut off the intake topic")
+    erased = cli(env, "erase", victim, "--request", "DSAR-1", "--json")
+    assert erased.returncode == 0, erased.stdout + erased.stderr
+    erased_at = time.monotonic()
+
+    took = wait_for(lambda: not files_holding(log_dirs, canary.encode(), under=intake),
+                    "the erased subject's plaintext to leave the broker's intake files")
+    print(f"the erased subject's intake bytes left the broker's disk {took:.1f} s after "
+          f"the erasure (segment.ms {SEGMENT_MS} ms, log.retention.check.interval.ms "
+          f"{CHECK_INTERVAL_MS} ms, log.segment.delete.delay.ms {DELETE_DELAY_MS} ms)")
+    assert time.monotonic() - erased_at < 60
+    # Nowhere else on the broker either: the ledger topic holds ciphertext only.
+    assert files_holding(log_dirs, canary.encode()) == []
+    assert files_holding(log_dirs, b"CANARY-BYSTANDER") == []  # recorded, so gone too
