@@ -94,10 +94,11 @@ def test_erasure_keeps_fiscal_records_and_a_restart_replays_the_same(
                      source_system="crm", legal_basis="contract")
     app.request_erasure(subject, act(2), request_ref="E-1", channel="email")
     plan = app.carry_out_erasure(subject, act(3, days=1), request_ref="E-1")
-    assert plan.shred == {"general"}
-    assert set(plan.keep) == {"fiscal"}
+    # A scope per purpose, and one per fiscal year (2025 here): see README, retention.
+    assert plan.shred == {"general-service-delivery"}
+    assert set(plan.keep) == {"fiscal-2025"}
     before = app.subject(subject).state
-    assert before.holdings["service-delivery"]["name"] == Erased("general")
+    assert before.holdings["service-delivery"]["name"] == Erased("general-service-delivery")
     assert before.holdings["service-delivery"]["invoice-details"] == "CANARY-B-INVOICE"
 
     restarted = open_app()  # a fresh process' view: Kafka rebuilds its index from the log
