@@ -134,5 +134,10 @@ class EventLeaf:
 
 
 def event_leaf_hash(sequence: int, stored: StoredEvent) -> bytes:
-    """The leaf hash of ``stored`` at ``sequence`` in its shard: what the writer appends."""
-    return EventLeaf.of(sequence, stored).leaf_hash()
+    """The leaf hash of ``stored`` at ``sequence`` in its shard: what the writer appends
+    (``EventLeaf.of(sequence, stored).leaf_hash()``, without the object: once per event)."""
+    originator = stored.originator_id
+    return leaf_hash(encode_leaf(sequence,
+                                 str(originator) if isinstance(originator, UUID) else originator,
+                                 stored.originator_version, stored.topic,
+                                 hashlib.sha256(stored.state).digest()))

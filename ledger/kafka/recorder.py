@@ -453,9 +453,12 @@ class KafkaApplicationRecorder(ApplicationRecorder):
         raise NotImplementedError(
             "poll select_notifications instead: projections here read in batches")
 
-    def close(self) -> None:
+    def close(self, *, sign: bool = True) -> None:
+        """Closes the shard; a healthy writer first signs what is unsigned (``sign``:
+        False for a writer that must commit nothing more, e.g. one whose shard was
+        lost to another group member)."""
         with self._lock:
-            if self._transactions is not None and not (
+            if sign and self._transactions is not None and not (
                     self._fenced or self._broken or self._in_batch):
                 # At shutdown: sign what is unsigned. Best effort: a writer that cannot
                 # is replaced, and its successor signs in its turn.
