@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -45,6 +45,24 @@ if TYPE_CHECKING:
 
 # Categories whose values identify a person, indexed (as keyed hashes) for DSAR look-ups.
 IDENTITY_CATEGORIES = {"business-email": "email", "business-phone": "phone"}
+P = ParamSpec("P")
+
+
+def _command(
+    act_on: Callable[Concatenate[DataSubject, Policy, ActContext, P], None], *,
+    may_register: bool = False,
+) -> Callable[Concatenate[LedgerApplication, UUID, ActContext, P], None]:
+    """The application command for the subject's act ``act_on``: the same keyword
+    arguments, run on the subject by ``LedgerApplication._act`` under the policy."""
+
+    def command(app: LedgerApplication, subject_id: UUID, act: ActContext, /,
+                *args: P.args, **kwargs: P.kwargs) -> None:
+        app._act(subject_id, act, lambda s, a: act_on(s, app.policy, a, *args, **kwargs),
+                 may_register=may_register)
+
+    command.__name__ = act_on.__name__
+    command.__doc__ = act_on.__doc__
+    return command
 
 
 class LedgerApplication(Application[UUID]):
@@ -156,108 +174,20 @@ class LedgerApplication(Application[UUID]):
 
         self._act(subject_id, act, collect, may_register=True)
 
-    def record_processing(
-        self, subject_id: UUID, act: ActContext, *, purpose: str, operation: str,
-        categories: Sequence[str],
-    ) -> None:
-        self._act(subject_id, act, lambda s, a: s.process(
-            self.policy, a, purpose=purpose, operation=operation, categories=categories
-        ))
-
-    def record_sharing(
-        self, subject_id: UUID, act: ActContext, *, purpose: str, recipient: str,
-        recipient_kind: str, ground: str, categories: Sequence[str],
-    ) -> None:
-        self._act(subject_id, act, lambda s, a: s.share(
-            self.policy, a, purpose=purpose, recipient=recipient,
-            recipient_kind=recipient_kind, ground=ground, categories=categories,
-        ))
-
-    def give_consent(
-        self, subject_id: UUID, act: ActContext, *, purpose: str, channel: str,
-        notice_version: str, proof_ref: str,
-    ) -> None:
-        # Consent may come before any data (a cookie banner, a demo form's checkbox).
-        self._act(subject_id, act, lambda s, a: s.give_consent(
-            self.policy, a, purpose=purpose, channel=channel,
-            notice_version=notice_version, proof_ref=proof_ref,
-        ), may_register=True)
-
-    def withdraw_consent(
-        self, subject_id: UUID, act: ActContext, *, purpose: str, channel: str,
-        proof_ref: str,
-    ) -> None:
-        self._act(subject_id, act, lambda s, a: s.withdraw_consent(
-            self.policy, a, purpose=purpose, channel=channel, proof_ref=proof_ref
-        ))
-
-    def object_to_processing(
-        self, subject_id: UUID, act: ActContext, *, ground: str, purpose: str | None,
-        channel: str,
-    ) -> None:
-        self._act(subject_id, act, lambda s, a: s.object(
-            self.policy, a, ground=ground, purpose=purpose, channel=channel
-        ))
-
-    def restrict_processing(
-        self, subject_id: UUID, act: ActContext, *, request_ref: str, reason: str,
-        scope: str | None = None,
-    ) -> None:
-        self._act(subject_id, act, lambda s, a: s.restrict(
-            self.policy, a, request_ref=request_ref, reason=reason, scope=scope
-        ))
-
-    def lift_restriction(self, subject_id: UUID, act: ActContext, *, request_ref: str) -> None:
-        self._act(subject_id, act, lambda s, a: s.lift_restriction(
-            self.policy, a, request_ref=request_ref
-        ))
-
-    def rectify_data(
-        self, subject_id: UUID, act: ActContext, *, purpose: str, values: Mapping[str, str],
-        request_ref: str,
-    ) -> None:
-        self._act(subject_id, act, lambda s, a: s.rectify(
-            self.policy, a, purpose=purpose, values=values, request_ref=request_ref
-        ))
-
-    def forward_request(
-        self, subject_id: UUID, act: ActContext, *, request_ref: str, request_kind: str,
-        channel: str, forwarded_to: str,
-    ) -> None:
-        self._act(subject_id, act, lambda s, a: s.forward_request(
-            self.policy, a, request_ref=request_ref, request_kind=request_kind,
-            channel=channel, forwarded_to=forwarded_to,
-        ))
-
-    def request_access(
-        self, subject_id: UUID, act: ActContext, *, request_ref: str, channel: str
-    ) -> None:
-        self._act(subject_id, act, lambda s, a: s.request_access(
-            self.policy, a, request_ref=request_ref, channel=channel
-        ))
-
-    def fulfil_access(
-        self, subject_id: UUID, act: ActContext, *, request_ref: str, export_ref: str
-    ) -> None:
-        self._act(subject_id, act, lambda s, a: s.fulfil_access(
-            self.policy, a, request_ref=request_ref, export_ref=export_ref
-        ))
-
-    def extend_request_deadline(
-        self, subject_id: UUID, act: ActContext, *, request_ref: str, extended_by_months: int,
-        reason_code: str,
-    ) -> None:
-        self._act(subject_id, act, lambda s, a: s.extend_request_deadline(
-            self.policy, a, request_ref=request_ref, extended_by_months=extended_by_months,
-            reason_code=reason_code,
-        ))
-
-    def request_erasure(
-        self, subject_id: UUID, act: ActContext, *, request_ref: str, channel: str
-    ) -> None:
-        self._act(subject_id, act, lambda s, a: s.request_erasure(
-            self.policy, a, request_ref=request_ref, channel=channel
-        ))
+    record_processing = _command(DataSubject.process)
+    record_sharing = _command(DataSubject.share)
+    # Consent may come before any data (a cookie banner, a demo form's checkbox).
+    give_consent = _command(DataSubject.give_consent, may_register=True)
+    withdraw_consent = _command(DataSubject.withdraw_consent)
+    object_to_processing = _command(DataSubject.object)
+    restrict_processing = _command(DataSubject.restrict)
+    lift_restriction = _command(DataSubject.lift_restriction)
+    rectify_data = _command(DataSubject.rectify)
+    forward_request = _command(DataSubject.forward_request)
+    request_access = _command(DataSubject.request_access)
+    fulfil_access = _command(DataSubject.fulfil_access)
+    extend_request_deadline = _command(DataSubject.extend_request_deadline)
+    request_erasure = _command(DataSubject.request_erasure)
 
     def carry_out_erasure(
         self, subject_id: UUID, act: ActContext, *, request_ref: str
@@ -321,35 +251,11 @@ class LedgerApplication(Application[UUID]):
         self._rebind_held_identities(subject)
         self._save(subject)
 
-    def end_contract(self, subject_id: UUID, act: ActContext, *, purpose: str) -> None:
-        self._act(subject_id, act, lambda s, a: s.end_contract(self.policy, a, purpose=purpose))
-
-    def fulfil_purpose(self, subject_id: UUID, act: ActContext, *, purpose: str) -> None:
-        self._act(subject_id, act, lambda s, a: s.fulfil_purpose(
-            self.policy, a, purpose=purpose
-        ))
-
-    def place_legal_hold(
-        self, subject_id: UUID, act: ActContext, *, hold_ref: str, reason: str,
-        scopes: Sequence[str],
-    ) -> None:
-        self._act(subject_id, act, lambda s, a: s.place_legal_hold(
-            self.policy, a, hold_ref=hold_ref, reason=reason, scopes=scopes
-        ))
-
-    def release_legal_hold(self, subject_id: UUID, act: ActContext, *, hold_ref: str) -> None:
-        self._act(subject_id, act, lambda s, a: s.release_legal_hold(
-            self.policy, a, hold_ref=hold_ref
-        ))
-
-    def transfer_controller(
-        self, subject_id: UUID, act: ActContext, *, new_controller: str, transfer_kind: str,
-        purposes: Sequence[str],
-    ) -> None:
-        self._act(subject_id, act, lambda s, a: s.transfer_controller(
-            self.policy, a, new_controller=new_controller, transfer_kind=transfer_kind,
-            purposes=purposes,
-        ))
+    end_contract = _command(DataSubject.end_contract)
+    fulfil_purpose = _command(DataSubject.fulfil_purpose)
+    place_legal_hold = _command(DataSubject.place_legal_hold)
+    release_legal_hold = _command(DataSubject.release_legal_hold)
+    transfer_controller = _command(DataSubject.transfer_controller)
 
     # -- plumbing ----------------------------------------------------------------------
 

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from uuid import uuid4
 
+import orjson
+
 # Each canary is recognisable and valid for its category; the message holds markup, so
 # that reports are seen to escape it.
 _CANARY_FORMATS = {
@@ -35,3 +37,18 @@ def canaries(tag: str, *categories: str) -> dict[str, str]:
     digits = str(int(token, 16))[-9:]  # a phone number must be one: digits only
     return {c: _CANARY_FORMATS[c].format(tag=tag, token=token, digits=digits)
             for c in categories}
+
+
+def collected(subject: str, values: dict[str, str]) -> bytes:
+    """A data-collected act from the CRM for service delivery (contract) holding ``values``."""
+    return orjson.dumps({
+        "act_id": f"c-{uuid4().hex[:8]}", "type": "data-collected", "subject_id": subject,
+        "actor": "crm", "occurred_at": "2025-03-03T09:00:00Z", "purpose": "service-delivery",
+        "source_system": "crm", "legal_basis": "contract", "values": values,
+    })
+
+
+def record_acts(data_dir: Path, acts: list[bytes]) -> None:
+    """``ledger record -`` of ``acts``, one a line; asserts they were all recorded."""
+    recorded = ledger("record", "-", data_dir=data_dir, stdin=b"\n".join(acts) + b"\n")
+    assert recorded.returncode == 0, recorded.stdout + recorded.stderr

@@ -12,7 +12,6 @@ the event store, the keys and the projections.
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ from uuid import UUID
 import orjson
 
 from consumers.access.purposes import check_case_ref, check_purpose
+from consumers.sqlite_file import open_private_sqlite
 from ledger.errors import LedgerError
 
 GENESIS = "0" * 64
@@ -116,15 +116,8 @@ class AccessLog:
         self.path = path
         self._lock = threading.Lock()
         try:
-            if not path.exists():
-                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-            self._db = sqlite3.connect(path, timeout=10.0, isolation_level=None,
-                                       check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
             # Who looked must survive a crash of the process that showed the values.
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+            self._db = open_private_sqlite(path, _SCHEMA, "synchronous=FULL")
         except (OSError, sqlite3.Error) as error:
             raise AccessLogError(f"cannot open the access log at {path} "
                                  f"({type(error).__name__})") from error

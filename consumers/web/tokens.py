@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import re
 import secrets
 import sqlite3
@@ -25,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from consumers.sqlite_file import open_private_sqlite
 from consumers.web.roles import Role
 from ledger.errors import ConfigurationError, LedgerError
 
@@ -167,14 +167,7 @@ class SQLiteTokenStore(SQLTokenStore):
         self.path = path
         self._lock = threading.Lock()
         try:
-            if not path.exists():
-                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-            self._db = sqlite3.connect(path, timeout=10.0, isolation_level=None,
-                                       check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA secure_delete=ON")
-            self._db.executescript(_SQLITE_SCHEMA)
+            self._db = open_private_sqlite(path, _SQLITE_SCHEMA, "secure_delete=ON")
         except (OSError, sqlite3.Error) as error:
             raise TokenStoreError(f"cannot open the token store at {path} "
                                   f"({type(error).__name__})") from error

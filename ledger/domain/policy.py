@@ -16,7 +16,7 @@ must state every one of them; a revision 1 file reads with each "not stated".
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
@@ -337,34 +337,21 @@ class _PolicyReader:
             effective_from = date.fromisoformat(effective)
         except ValueError:
             raise PolicyError(f"policy.effective_from: not an ISO date: {effective!r}") from None
-        scopes = {
-            key: self._scope(key, _table(raw, f"retention_scopes.{key}"))
-            for key, raw in _table(data.get("retention_scopes"), "retention_scopes").items()
-        }
-        categories = {
-            key: self._category(key, _table(raw, f"categories.{key}"), scopes)
-            for key, raw in _table(data.get("categories"), "categories").items()
-        }
+        scopes = {key: self._scope(key, raw)
+                  for key, _, raw in _entries(data, "retention_scopes")}
+        categories = {key: self._category(key, raw, scopes)
+                      for key, _, raw in _entries(data, "categories")}
         kinds = {
             key: self._recipient_kind(raw, f"recipient_kinds.{key}")
             for key, raw in _table(data.get("recipient_kinds"), "recipient_kinds").items()
         }
         recipient_kinds = {key: nl for key, (nl, _) in kinds.items()}
-        subject_kinds = {
-            key: _text_pair(_table(raw, f"data_subject_kinds.{key}"),
-                            f"data_subject_kinds.{key}", "label")
-            for key, raw in _table(data.get("data_subject_kinds", {}),
-                                   "data_subject_kinds").items()
-        }
+        subject_kinds = _labels(data, "data_subject_kinds")
         self.subject_kinds = subject_kinds
-        grounds = {
-            key: self._ground(key, _table(raw, f"sharing_grounds.{key}"))
-            for key, raw in _table(data.get("sharing_grounds"), "sharing_grounds").items()
-        }
-        purposes = {
-            key: self._purpose(key, _table(raw, f"purposes.{key}"), categories, recipient_kinds)
-            for key, raw in _table(data.get("purposes"), "purposes").items()
-        }
+        grounds = {key: self._ground(key, raw)
+                   for key, _, raw in _entries(data, "sharing_grounds")}
+        purposes = {key: self._purpose(key, raw, categories, recipient_kinds)
+                    for key, _, raw in _entries(data, "purposes")}
         for name, table in (("purposes", purposes), ("categories", categories),
                             ("retention_scopes", scopes)):
             if not table:
@@ -397,11 +384,7 @@ class _PolicyReader:
             automated_decisions=self._automated(data.get("automated_decision_making")),
             subject_kinds=subject_kinds,
             recipient_labels_en={key: en for key, (_, en) in kinds.items() if en},
-            source_systems={
-                key: _text_pair(_table(raw, f"source_systems.{key}"),
-                                f"source_systems.{key}", "label")
-                for key, raw in _table(data.get("source_systems", {}),
-                                       "source_systems").items()},
+            source_systems=_labels(data, "source_systems"),
             consent_withdrawal_grace=_duration(
                 data.get("consent_withdrawal_grace_period", "P0D"),
                 "policy.consent_withdrawal_grace_period"),
@@ -417,22 +400,19 @@ class _PolicyReader:
         return _text(table, "nl", path), _text(table, "en", path)
 
     def _controller(self, raw: object) -> ControllerDetails | None:
-        if raw is None:
-            return None
         path = "controller_contact"
-        table = _table(raw, path)
-        _only(table, path, {"name", "contact_nl", "contact_en"})
+        table = _optional_table(raw, path, {"name", "contact_nl", "contact_en"})
+        if table is None:
+            return None
         return ControllerDetails(_text(table, "name", path), _text_pair(table, path, "contact"))
 
     def _dpo(self, raw: object) -> DataProtectionOfficer | None:
-        if raw is None:
-            return None
         path = "data_protection_officer"
-        table = _table(raw, path)
-        _only(table, path, {"named", "name", "contact_nl", "contact_en", "note_nl", "note_en"})
-        named = table.get("named")
-        if not isinstance(named, bool):
-            raise PolicyError(f"{path}.named: must be true or false")
+        table = _optional_table(raw, path, {"named", "name", "contact_nl", "contact_en",
+                                            "note_nl", "note_en"})
+        if table is None:
+            return None
+        named = _bool(table, "named", path)
         note = _text_pair(table, path, "note")
         if not named:
             if "name" in table:
@@ -442,14 +422,12 @@ class _PolicyReader:
                                      _text_pair(table, path, "contact"), note)
 
     def _authority(self, raw: object) -> SupervisoryAuthority | None:
-        if raw is None:
-            return None
         path = "supervisory_authority"
-        table = _table(raw, path)
-        _only(table, path, {"name", "postal_address", "website"})
-        return SupervisoryAuthority(_text(table, "name", path),
-                                    _text(table, "postal_address", path),
-                                    _text(table, "website", path))
+        fields = ("name", "postal_address", "website")
+        table = _optional_table(raw, path, set(fields))
+        if table is None:
+            return None
+        return SupervisoryAuthority(*(_text(table, key, path) for key in fields))
 
     def _measures(self, raw: object) -> tuple[Text, ...]:
         if raw is None:
@@ -461,15 +439,11 @@ class _PolicyReader:
                      for n, m in enumerate(raw))
 
     def _automated(self, raw: object) -> AutomatedDecisions | None:
-        if raw is None:
-            return None
         path = "automated_decision_making"
-        table = _table(raw, path)
-        _only(table, path, {"used", "note_nl", "note_en"})
-        used = table.get("used")
-        if not isinstance(used, bool):
-            raise PolicyError(f"{path}.used: must be true or false")
-        return AutomatedDecisions(used, _text_pair(table, path, "note"))
+        table = _optional_table(raw, path, {"used", "note_nl", "note_en"})
+        if table is None:
+            return None
+        return AutomatedDecisions(_bool(table, "used", path), _text_pair(table, path, "note"))
 
     def _transfers(self, raw: object, path: str,
                    recipient_kinds: Mapping[str, str]) -> tuple[ThirdCountryTransfer, ...]:
@@ -536,9 +510,7 @@ class _PolicyReader:
         path = f"sharing_grounds.{key}"
         _only(raw, path, {"description", "requires_consent",
                           *(("description_en",) if self.states else ())})
-        requires_consent = raw.get("requires_consent", False)
-        if not isinstance(requires_consent, bool):
-            raise PolicyError(f"{path}.requires_consent: must be true or false")
+        requires_consent = _bool(raw, "requires_consent", path, default=False)
         return SharingGround(key, _text(raw, "description", path), requires_consent,
                              _text(raw, "description_en", path) if self.states else None)
 
@@ -685,6 +657,36 @@ def _duration(value: object, path: str) -> Duration:
 def _table(value: object, path: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise PolicyError(f"{path}: must be a table")
+    return value
+
+
+def _entries(data: Mapping[str, Any], name: str,
+             default: object = None) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    """``(key, path, table)`` for each entry of the table ``name`` of ``data``."""
+    for key, raw in _table(data.get(name, default), name).items():
+        path = f"{name}.{key}"
+        yield key, path, _table(raw, path)
+
+
+def _labels(data: Mapping[str, Any], name: str) -> dict[str, Text]:
+    """The optional table ``name`` of ``label_nl``/``label_en`` entries, by key."""
+    return {key: _text_pair(raw, path, "label")
+            for key, path, raw in _entries(data, name, default={})}
+
+
+def _optional_table(raw: object, path: str, allowed: set[str]) -> Mapping[str, Any] | None:
+    """``raw`` as a table of only ``allowed`` keys; None where it is not given."""
+    if raw is None:
+        return None
+    table = _table(raw, path)
+    _only(table, path, allowed)
+    return table
+
+
+def _bool(raw: Mapping[str, Any], key: str, path: str, default: object = None) -> bool:
+    value = raw.get(key, default)
+    if not isinstance(value, bool):
+        raise PolicyError(f"{path}.{key}: must be true or false")
     return value
 
 

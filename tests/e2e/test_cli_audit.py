@@ -21,6 +21,8 @@ from uuid import uuid4
 import orjson
 import pytest
 
+from tests import cli_helpers as cli
+
 pytestmark = pytest.mark.e2e
 
 SUBJECTS = [str(uuid4()) for _ in range(4)]
@@ -28,21 +30,13 @@ SUBJECTS = [str(uuid4()) for _ in range(4)]
 
 def ledger(data_dir: Path, *args: str, stdin: bytes | None = None
            ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "consumers.cli", "--data-dir", str(data_dir), *args],
-        input=stdin.decode() if stdin else None, capture_output=True, text=True,
-        timeout=120, check=False,
-    )
+    return cli.ledger(*args, data_dir=data_dir, stdin=stdin or None, timeout=120)
 
 
 def collect(subject: str, tag: str) -> bytes:
-    return orjson.dumps({
-        "act_id": f"c-{uuid4().hex[:8]}", "type": "data-collected", "subject_id": subject,
-        "actor": "crm", "occurred_at": "2025-03-03T09:00:00Z", "purpose": "service-delivery",
-        "source_system": "crm", "legal_basis": "contract",
-        "values": {"name": f"CANARY-AUDIT-{tag}", "business-email": f"{tag}@example.nl",
-                   "invoice-details": f"INV-{tag}"},
-    })
+    return cli.collected(subject, {"name": f"CANARY-AUDIT-{tag}",
+                                   "business-email": f"{tag}@example.nl",
+                                   "invoice-details": f"INV-{tag}"})
 
 
 def use(subject: str) -> bytes:

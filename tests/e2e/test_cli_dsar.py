@@ -22,7 +22,7 @@ from consumers.composition import open_ledger
 from ledger.config import Settings
 from ledger.domain import events as ev
 from ledger.domain.values import Erased
-from tests.cli_helpers import ledger
+from tests.cli_helpers import ledger, record_acts
 from tests.projection_acts import Scenario, apply_step
 
 pytestmark = pytest.mark.e2e
@@ -60,8 +60,7 @@ ACTS = [
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data_dir = tmp_path_factory.mktemp("cli") / "data"
-    recorded = ledger("record", "-", data_dir=data_dir, stdin=b"\n".join(ACTS) + b"\n")
-    assert recorded.returncode == 0, recorded.stdout + recorded.stderr
+    record_acts(data_dir, ACTS)
     return data_dir
 
 

@@ -3,33 +3,25 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 from uuid import uuid4
 
 import orjson
 import pytest
 
+from tests import cli_helpers as cli
+
 pytestmark = pytest.mark.e2e
 
 
 def ledger(data_dir: Path, *args: str, stdin: bytes | None = None
            ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "consumers.cli", "--data-dir", str(data_dir), *args],
-        input=stdin.decode() if stdin else None, capture_output=True, text=True,
-        timeout=120, check=False,
-    )
+    return cli.ledger(*args, data_dir=data_dir, stdin=stdin or None, timeout=120)
 
 
 def collect(subject: str, email: str) -> bytes:
-    return orjson.dumps({
-        "act_id": f"c-{uuid4().hex[:8]}", "type": "data-collected", "subject_id": subject,
-        "actor": "crm", "occurred_at": "2025-03-03T09:00:00Z", "purpose": "service-delivery",
-        "source_system": "crm", "legal_basis": "contract",
-        "values": {"name": "CANARY-CLI-NAME", "business-email": email,
-                   "invoice-details": "CANARY-CLI-INVOICE"},
-    })
+    return cli.collected(subject, {"name": "CANARY-CLI-NAME", "business-email": email,
+                                   "invoice-details": "CANARY-CLI-INVOICE"})
 
 
 @pytest.fixture

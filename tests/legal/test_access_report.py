@@ -20,18 +20,14 @@ import orjson
 import pytest
 
 from ledger.policy import load_policy
-from tests.cli_helpers import ledger
+from tests.cli_helpers import ledger, record_acts
 from tests.legal.chromium import rendered_text, screenshot
+from tests.legal.helpers import act
 
 pytestmark = pytest.mark.e2e
 
 ANNE, BERT = str(uuid4()), str(uuid4())
 FIRST_NAME, NEW_NAME = "Anne <van Dijk> & Zn", "Anne van Dijk"
-
-
-def act(act_id: str, subject: str, when: str, **body: Any) -> bytes:
-    return orjson.dumps({"act_id": act_id, "subject_id": subject, "actor": "crm",
-                         "occurred_at": when, **body})
 
 
 ACTS = [
@@ -72,8 +68,7 @@ RAW_CODES = (
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data_dir = tmp_path_factory.mktemp("access") / "data"
-    recorded = ledger("record", "-", data_dir=data_dir, stdin=b"\n".join(ACTS) + b"\n")
-    assert recorded.returncode == 0, recorded.stdout + recorded.stderr
+    record_acts(data_dir, ACTS)
     erased = ledger("erase", BERT, "--request", "DSAR-2", data_dir=data_dir)
     assert erased.returncode == 0, erased.stdout + erased.stderr
     return data_dir

@@ -36,7 +36,7 @@ from ledger.policy import (
     seed_revision,
     seed_revisions,
 )
-from tests.cli_helpers import ledger
+from tests.cli_helpers import ledger, record_acts
 
 R1, R2 = "2021-12-24", "2021-12-24-r2"
 # The SHA-256 of revision 1 as ledgers published it: a shipped revision never changes,
@@ -263,8 +263,7 @@ def test_art_5_2_a_ledger_of_revision_1_opens_and_its_acts_keep_that_revision(
                purpose="service-delivery", recipient="PostNL",
                recipient_kind="postal-service", ground="service-delivery",
                categories=["name"])
-    recorded = ledger("record", "-", data_dir=data_dir, stdin=new + b"\n")
-    assert recorded.returncode == 0, recorded.stdout + recorded.stderr
+    record_acts(data_dir, [new])
 
     trail = orjson.loads(ledger("audit", "trail", SUBJECT, "--json", "--as-of",
                                 "2026-01-01", data_dir=data_dir).stdout)["trail"]

@@ -17,17 +17,13 @@ from uuid import uuid4
 import orjson
 import pytest
 
-from tests.cli_helpers import ledger
+from tests.cli_helpers import ledger, record_acts
+from tests.legal.helpers import act
 
 pytestmark = pytest.mark.e2e
 
 CUSTOMER, END_USER, OTHER_END_USER, ATTENDEE = (str(uuid4()) for _ in range(4))
 ACME, DELFT = "Acme Zorg B.V.", "Gemeente Delft"
-
-
-def act(act_id: str, subject: str, when: str, **body: Any) -> bytes:
-    return orjson.dumps({"act_id": act_id, "subject_id": subject, "actor": "crm",
-                         "occurred_at": when, **body})
 
 
 ACTS = [
@@ -57,8 +53,7 @@ ACTS = [
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data_dir = tmp_path_factory.mktemp("ropa") / "data"
-    recorded = ledger("record", "-", data_dir=data_dir, stdin=b"\n".join(ACTS) + b"\n")
-    assert recorded.returncode == 0, recorded.stdout + recorded.stderr
+    record_acts(data_dir, ACTS)
     erased = ledger("erase", CUSTOMER, "--request", "DSAR-9", data_dir=data_dir)
     assert erased.returncode == 0, erased.stdout + erased.stderr
     return data_dir

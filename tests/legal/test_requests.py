@@ -18,7 +18,8 @@ from uuid import uuid4
 import orjson
 import pytest
 
-from tests.cli_helpers import ledger
+from tests.cli_helpers import ledger, record_acts
+from tests.legal.helpers import act, read_json
 
 pytestmark = pytest.mark.e2e
 
@@ -26,11 +27,6 @@ CUSTOMER, END_USER = str(uuid4()), str(uuid4())
 ACME = "Acme Zorg B.V."
 # 1 May 2025 00:30 in Amsterdam (CEST), still 30 April in UTC.
 RECEIVED = "2025-04-30T22:30:00Z"
-
-
-def act(act_id: str, subject: str, when: str, **body: Any) -> bytes:
-    return orjson.dumps({"act_id": act_id, "subject_id": subject, "actor": "crm",
-                         "occurred_at": when, **body})
 
 
 def verdicts(result: Any) -> list[dict[str, Any]]:
@@ -50,16 +46,8 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
             purpose="customer-environment", source_system="saas", legal_basis="contract",
             controller=ACME, values={"name": "Eind Gebruiker", "business-email": "eg@acme.nl"}),
     ]
-    recorded = ledger("record", "-", data_dir=data_dir, stdin=b"\n".join(acts) + b"\n")
-    assert recorded.returncode == 0, recorded.stdout + recorded.stderr
+    record_acts(data_dir, acts)
     return data_dir
-
-
-def read_json(data: Path, *args: str) -> dict[str, Any]:
-    result = ledger(*args, "--json", data_dir=data)
-    assert result.returncode == 0, result.stderr
-    document: dict[str, Any] = orjson.loads(result.stdout)
-    return document
 
 
 # -- art. 12(3): one month, on Amsterdam's calendar -----------------------------------------

@@ -15,13 +15,12 @@ from __future__ import annotations
 import html
 import re
 from pathlib import Path
-from typing import Any
 from uuid import uuid4
 
-import orjson
 import pytest
 
-from tests.cli_helpers import ledger
+from tests.cli_helpers import ledger, record_acts
+from tests.legal.helpers import act, read_json
 
 pytestmark = pytest.mark.e2e
 
@@ -29,11 +28,6 @@ CUSTOMER, END_USER = str(uuid4()), str(uuid4())
 ACQUIRER = "Acme Software B.V."
 DELFT = "Gemeente Delft"
 TRANSFERRED_AT = "2025-09-01T10:00:00+02:00"
-
-
-def act(act_id: str, subject: str, when: str, **body: Any) -> bytes:
-    return orjson.dumps({"act_id": act_id, "subject_id": subject, "actor": "crm",
-                         "occurred_at": when, **body})
 
 
 ACTS = [
@@ -61,16 +55,8 @@ ACTS = [
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data_dir = tmp_path_factory.mktemp("transfers") / "data"
-    recorded = ledger("record", "-", data_dir=data_dir, stdin=b"\n".join(ACTS) + b"\n")
-    assert recorded.returncode == 0, recorded.stdout + recorded.stderr
+    record_acts(data_dir, ACTS)
     return data_dir
-
-
-def read_json(data: Path, *args: str) -> dict[str, Any]:
-    result = ledger(*args, "--json", data_dir=data)
-    assert result.returncode == 0, result.stderr
-    document: dict[str, Any] = orjson.loads(result.stdout)
-    return document
 
 
 def test_art_4_7_the_subject_view_shows_the_acquirer_as_controller_from_its_date(

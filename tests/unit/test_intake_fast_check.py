@@ -24,6 +24,7 @@ from ledger.intake.acts import (
     explain_invalid,
     is_valid_act,
 )
+from tests.unit.document_paths import mutate
 
 DEMO_ACTS = [step.act for step in Scenario().steps() if step.act is not None]
 
@@ -34,23 +35,6 @@ json_values = st.recursive(
                                                                 max_size=3),
     max_leaves=6,
 )
-
-
-def _paths(document: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix] if prefix else []
-    if isinstance(document, dict):
-        for key, value in document.items():
-            found += _paths(value, (*prefix, key))
-    elif isinstance(document, list):
-        for index, value in enumerate(document):
-            found += _paths(value, (*prefix, index))
-    return found
-
-
-def _parent(document: Any, path: tuple[Any, ...]) -> Any:
-    for step in path[:-1]:
-        document = document[step]
-    return document
 
 
 def test_the_corpus_holds_valid_acts_of_many_types() -> None:
@@ -66,16 +50,7 @@ def test_the_corpus_holds_valid_acts_of_many_types() -> None:
 def test_fast_and_thorough_verdicts_agree(data: st.DataObject, act_index: int,
                                           mutation: str) -> None:
     document = copy.deepcopy(DEMO_ACTS[act_index])
-    path = data.draw(st.sampled_from(_paths(document)))
-    parent = _parent(document, path)
-    if mutation == "replace":
-        parent[path[-1]] = data.draw(json_values)
-    elif mutation == "delete":
-        del parent[path[-1]]
-    elif isinstance(parent, dict):
-        known = [*act_schema()["properties"], "colour"]
-        parent[data.draw(st.sampled_from(known) | st.text(max_size=8))] = data.draw(
-            json_values)
+    mutate(data, document, mutation, json_values, [*act_schema()["properties"], "colour"])
     assert is_valid_act(document) == _validator().is_valid(document)
 
 
@@ -93,20 +68,10 @@ def _whole_schema_reason(document: Any) -> str:
 def test_the_cheap_explanation_names_what_the_whole_schema_names(
         data: st.DataObject, act_index: int, mutations: list[str]) -> None:
     document = copy.deepcopy(DEMO_ACTS[act_index])
+    known = [*act_schema()["properties"], "colour", "purpose", "values"]
     for mutation in mutations:
-        paths = _paths(document)
-        if not paths:
+        if not mutate(data, document, mutation, json_values, known):
             break
-        path = data.draw(st.sampled_from(paths))
-        parent = _parent(document, path)
-        if mutation == "replace":
-            parent[path[-1]] = data.draw(json_values)
-        elif mutation == "delete":
-            del parent[path[-1]]
-        elif isinstance(parent, dict):
-            known = [*act_schema()["properties"], "colour", "purpose", "values"]
-            parent[data.draw(st.sampled_from(known) | st.text(max_size=8))] = data.draw(
-                json_values)
     if is_valid_act(document):
         return
     explained = explain_invalid(document)

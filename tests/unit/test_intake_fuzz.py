@@ -32,6 +32,7 @@ from consumers.services.recording import record_lines
 from ledger.config import Settings
 from ledger.errors import UnknownSubject
 from ledger.refusals import INTERNAL_ERROR_RULE, is_rule_name
+from tests.unit import document_paths
 from tests.unit.test_refusal_vocabulary import code_rules
 
 CANARY = "CANARY 7f3a@example.nl"
@@ -70,23 +71,6 @@ def dumps(document: Any) -> bytes:
     return json.dumps(document, ensure_ascii=False).encode("utf-8", "surrogatepass")
 
 
-def _paths(document: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix] if prefix else []
-    if isinstance(document, dict):
-        for key, value in document.items():
-            found += _paths(value, (*prefix, key))
-    elif isinstance(document, list):
-        for index, value in enumerate(document):
-            found += _paths(value, (*prefix, index))
-    return found
-
-
-def _parent(document: Any, path: tuple[Any, ...]) -> Any:
-    for step in path[:-1]:
-        document = document[step]
-    return document
-
-
 def planted(act: dict[str, Any]) -> dict[str, Any]:
     """The act with a canary in every personal value that is not an identity (whose
     form is checked: a canary there is refused, which the mutations try)."""
@@ -115,9 +99,9 @@ def _mutate_once(draw: st.DrawFn, document: dict[str, Any], kind: str) -> None:
             target = document["values"]
         key = draw(st.sampled_from([CANARY, "colour", "purpose", "values", "act_id"]) | text)
         target[key] = draw(json_values)
-    elif paths := _paths(document):
-        path = draw(st.sampled_from(paths))
-        parent = _parent(document, path)
+    elif found := document_paths.paths(document):
+        path = draw(st.sampled_from(found))
+        parent = document_paths.parent(document, path)
         if kind == "delete":
             del parent[path[-1]]
         elif kind == "suffix" and isinstance(parent[path[-1]], str):

@@ -1,0 +1,22 @@
+"""A private SQLite file for the consumers' own small stores (access log, web tokens)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+
+def open_private_sqlite(path: Path, schema: str, *pragmas: str) -> sqlite3.Connection:
+    """Opens the SQLite file at ``path`` (created 0600, in a 0700 folder, if missing) in
+    autocommit and WAL mode, sets ``pragmas`` and runs ``schema``. Raises ``OSError`` or
+    ``sqlite3.Error``; the caller names the store in its own error."""
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    db = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    for pragma in pragmas:
+        db.execute(f"PRAGMA {pragma}")
+    db.executescript(schema)
+    return db
