@@ -42,13 +42,11 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
-from kafka import KafkaProducer
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_kafka import acts, broker, log, read_all, replay  # noqa: E402
+from bench_kafka import broker, drain, log, produce_acts, read_all, replay  # noqa: E402
 
 from consumers.composition import (  # noqa: E402
     kafka_env,
@@ -65,7 +63,7 @@ from ledger.crypto.keys import KeyStore  # noqa: E402
 from ledger.kafka import recorder as recorder_module  # noqa: E402
 from ledger.kafka.admin import ensure_topics, required_topic_specs  # noqa: E402
 from ledger.kafka.audit_log import KafkaAuditLog  # noqa: E402
-from ledger.kafka.recorder import PRODUCER_TUNING, KafkaApplicationRecorder  # noqa: E402
+from ledger.kafka.recorder import KafkaApplicationRecorder  # noqa: E402
 from ledger.policy import load_policy  # noqa: E402
 
 TREE_WORK = {"s": 0.0}  # seconds spent in the writer's tree code while timing is on
@@ -113,22 +111,12 @@ def ledger_settings(bootstrap: str, data: Path) -> Settings:
 
 def ingest(settings: Settings, key_store: KeyStore, count: int, batch_size: int,
            workload: str, *, tree: bool) -> float:
-    upstream = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers,
-                             **PRODUCER_TUNING)
-    for key, value in acts(count, workload):
-        upstream.send(settings.kafka.intake_topic, key=key, value=value)
-    upstream.flush()
-    upstream.close()
+    produce_acts(settings.kafka.bootstrap_servers, settings.kafka.intake_topic, count,
+                 workload)
     app = open_writer(settings, key_store, tree=tree)
     writer = IntakeWriter(app, settings.kafka, 0, batch_size=batch_size, poll_ms=200)
     TREE_WORK["s"] = 0.0
-    done, started = 0, time.perf_counter()
-    while done < count:
-        report = writer.run_once()
-        done += report.read
-        if report.rejected:
-            raise SystemExit(f"{report.rejected} bench acts were rejected: {report.reasons}")
-    elapsed = time.perf_counter() - started
+    elapsed = drain(writer, count)
     writer.close()
     app.close()  # with the tree: signs the rest at shutdown
     return elapsed

@@ -95,6 +95,26 @@ def acts(count: int, workload: str = "new-subjects") -> Iterator[tuple[bytes, by
         })
 
 
+def produce_acts(bootstrap: str, topic: str, count: int, workload: str) -> None:
+    """``count`` bench acts on the intake topic, as the writer's own producer sends."""
+    upstream = KafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_TUNING)
+    for key, value in acts(count, workload):
+        upstream.send(topic, key=key, value=value)
+    upstream.flush()
+    upstream.close()
+
+
+def drain(writer: IntakeWriter, count: int) -> float:
+    """Seconds for the writer to take in ``count`` acts; any rejection ends the bench."""
+    done, started = 0, time.perf_counter()
+    while done < count:
+        report = writer.run_once()
+        done += report.read
+        if report.rejected:
+            raise SystemExit(f"{report.rejected} bench acts were rejected: {report.reasons}")
+    return time.perf_counter() - started
+
+
 def read_all(bootstrap: str, topic: str) -> list[Any]:
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                              enable_auto_commit=False, isolation_level="read_committed",
@@ -154,23 +174,13 @@ def run(count: int, batch_size: int, rounds: int, workload: str) -> dict[str, An
         ensure_topics(bootstrap, required_topic_specs(kafka))
 
         log(f"producing {count} acts to the intake topic ...")
-        upstream = KafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_TUNING)
-        for key, value in acts(count, workload):
-            upstream.send(kafka.intake_topic, key=key, value=value)
-        upstream.flush()
-        upstream.close()
+        produce_acts(bootstrap, kafka.intake_topic, count, workload)
 
         key_store = open_key_store(settings)
         app = open_shard(settings, key_store, 0, writer=True)
         writer = IntakeWriter(app, kafka, 0, batch_size=batch_size, poll_ms=200)
         log("ingesting through the intake writer ...")
-        done, started = 0, time.perf_counter()
-        while done < count:
-            report = writer.run_once()
-            done += report.read
-            if report.rejected:
-                raise SystemExit(f"{report.rejected} bench acts were rejected: {report.reasons}")
-        ingest_s = time.perf_counter() - started
+        ingest_s = drain(writer, count)
         writer.close()
         app.close()
 

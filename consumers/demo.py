@@ -49,6 +49,12 @@ class Scenario:
         self.customer, self.prospect = uuid4(), uuid4()
         self.attendee, self.visitor = uuid4(), uuid4()
 
+    def collected(self, subject: UUID, source: str, purpose: str, legal_basis: str, *,
+                  values: dict[str, str]) -> dict[str, Any]:
+        """Data collected by ``source``, which records it itself."""
+        return self.act(subject, "data-collected", source, purpose=purpose,
+                        source_system=source, legal_basis=legal_basis, values=values)
+
     def act(self, subject: UUID, act_type: str, actor: str, **body: Any) -> dict[str, Any]:
         self.count += 1
         self.clock += timedelta(hours=6)
@@ -60,9 +66,8 @@ class Scenario:
 
     def steps(self) -> Iterator[Step]:
         c, p, w, v = self.customer, self.prospect, self.attendee, self.visitor
-        yield Step("Customer signs a contract (purpose I)", self.act(
-            c, "data-collected", "crm", purpose="service-delivery",
-            source_system="crm", legal_basis="contract",
+        yield Step("Customer signs a contract (purpose I)", self.collected(
+            c, "crm", "service-delivery", "contract",
             values={"name": "Sanne de Vries", "business-email": "sanne@bakkerij-devries.nl",
                     "business-phone": "+31 20 555 0101",
                     "organisation-name": "Bakkerij De Vries B.V.",
@@ -75,23 +80,17 @@ class Scenario:
             c, "data-shared", "crm", purpose="service-delivery", recipient="Mailhouse B.V.",
             recipient_kind="it-supplier", ground="processor",
             categories=["name", "business-email"]))
-        yield Step("CRM tries to store her job title (not listed for purpose I)", self.act(
-            c, "data-collected", "crm", purpose="service-delivery", source_system="crm",
-            legal_basis="contract", values={"job-title": "Directeur"}))
-        yield Step("Demo form submitted before consent was recorded (purpose II)", self.act(
-            p, "data-collected", "website", purpose="demo-request", source_system="website",
-            legal_basis="consent",
-            values=PROSPECT))
+        yield Step("CRM tries to store her job title (not listed for purpose I)", self.collected(
+            c, "crm", "service-delivery", "contract", values={"job-title": "Directeur"}))
+        yield Step("Demo form submitted before consent was recorded (purpose II)", self.collected(
+            p, "website", "demo-request", "consent", values=PROSPECT))
         yield Step("The prospect ticks the consent box (notice 2021-12-24)", self.act(
             p, "consent-given", "website", purpose="demo-request", channel="web-form",
             notice_version="2021-12-24", proof_ref="form-submission/88231"))
-        yield Step("Demo form submitted again, now with consent", self.act(
-            p, "data-collected", "website", purpose="demo-request", source_system="website",
-            legal_basis="consent",
-            values=PROSPECT))
-        yield Step("Webinar registration with invoice details (purpose III)", self.act(
-            w, "data-collected", "webinar-tool", purpose="webinar-event",
-            source_system="webinar-tool", legal_basis="contract",
+        yield Step("Demo form submitted again, now with consent", self.collected(
+            p, "website", "demo-request", "consent", values=PROSPECT))
+        yield Step("Webinar registration with invoice details (purpose III)", self.collected(
+            w, "webinar-tool", "webinar-event", "contract",
             values={"name": "Fatima El Amrani", "job-title": "Servicedesk lead",
                     "organisation-name": "Zorggroep Noord",
                     "business-email": "f.elamrani@zorggroep-noord.nl",
@@ -106,12 +105,11 @@ class Scenario:
             w, "data-shared", "marketing", purpose="webinar-event", recipient="AdTrack Ltd",
             recipient_kind="cookie-provider", ground="legitimate-interest",
             categories=["business-email"]))
-        yield Step("A visitor asks a question through the contact form (purpose VI)", self.act(
-            v, "data-collected", "website", purpose="contact", source_system="website",
-            legal_basis="legitimate-interest",
-            values={"name": "Kees Bakker", "business-email": "kees@bakker-ict.nl",
-                    "business-phone": "+31 10 555 0177",
-                    "message-content": "Werkt jullie SaaS ook met SSO?"}))
+        yield Step("A visitor asks a question through the contact form (purpose VI)",
+                   self.collected(v, "website", "contact", "legitimate-interest", values={
+                       "name": "Kees Bakker", "business-email": "kees@bakker-ict.nl",
+                       "business-phone": "+31 10 555 0177",
+                       "message-content": "Werkt jullie SaaS ook met SSO?"}))
         yield Step("Support answers; the purpose is fulfilled", self.act(
             v, "purpose-fulfilled", "support-desk", purpose="contact"))
         yield Step("The attendee clicks 'unsubscribe' in a newsletter", self.act(

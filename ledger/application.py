@@ -210,18 +210,12 @@ class LedgerApplication(Application[UUID]):
         digest_scope = self._digest_scope()
         shreds_digests = digest_scope is not None and not any(
             self._in_family(kept, digest_scope) for kept in plan.keep)
-        # An act that shreds the digest key is recorded without a digest (it would be
-        # behind the fence at once); its id alone identifies it, as after any shred.
-        recorded = act if shreds_digests else self._digested(subject_id, act)
-        destroyed = self._destroy_keys(subject_id, sorted(plan.shred))
-        if shreds_digests and digest_scope not in plan.shred:
-            self._destroy_digest_key(subject_id)
-        subject.complete_erasure(
-            self.policy, recorded, request_ref=request_ref, plan=plan,
-            destroyed_key_ids=destroyed,
-        )
-        self._rebind_held_identities(subject)
-        self._save(subject)
+        self._shred_and_save(
+            subject, act, sorted(plan.shred), digest_scope if shreds_digests else None,
+            lambda recorded, destroyed: subject.complete_erasure(
+                self.policy, recorded, request_ref=request_ref, plan=plan,
+                destroyed_key_ids=destroyed,
+            ))
         return plan
 
     def expire_retention(self, subject_id: UUID, act: ActContext, *, scope: str) -> None:
@@ -241,13 +235,28 @@ class LedgerApplication(Application[UUID]):
         shreds_digests = digest_scope is not None and (digest_scope == scope or not any(
             self._in_family(held, digest_scope)
             for held in held_scopes(subject.state) - {scope}))
+        self._shred_and_save(
+            subject, act, [scope], digest_scope if shreds_digests else None,
+            lambda recorded, destroyed: subject.expire_retention(
+                self.policy, recorded, scope=scope, due_at=due_at, destroyed_key_ids=destroyed
+            ))
+
+    def _shred_and_save(
+        self, subject: DataSubject, act: ActContext, scopes: Sequence[str],
+        shredded_digest_scope: str | None,
+        record: Callable[[ActContext, list[str]], None],
+    ) -> None:
+        """Destroys the keys of ``scopes`` (and the digest key when its scope is given,
+        whether or not among them), then has ``record`` note the act, and saves. An act
+        that shreds the digest key is recorded without a digest (it would be behind the
+        fence at once); its id alone identifies it, as after any shred."""
+        subject_id = subject.id
+        shreds_digests = shredded_digest_scope is not None
         recorded = act if shreds_digests else self._digested(subject_id, act)
-        destroyed = self._destroy_keys(subject_id, [scope])
-        if shreds_digests and digest_scope != scope:
+        destroyed = self._destroy_keys(subject_id, scopes)
+        if shreds_digests and shredded_digest_scope not in scopes:
             self._destroy_digest_key(subject_id)
-        subject.expire_retention(
-            self.policy, recorded, scope=scope, due_at=due_at, destroyed_key_ids=destroyed
-        )
+        record(recorded, destroyed)
         self._rebind_held_identities(subject)
         self._save(subject)
 

@@ -11,6 +11,7 @@ exit reports carry (``ledger.refusals`` maps an error to its rule and reason); a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from uuid import UUID
 
@@ -28,6 +29,14 @@ class LedgerError(Exception):
 
 class ConfigurationError(LedgerError, rule="configuration-error"):
     """Settings are missing or contradictory; the message says which setting."""
+
+
+def check_form(text: str, form: re.Pattern[str], explanation: str) -> str:
+    """``text`` if ``form`` matches all of it; else a ConfigurationError with the
+    ``explanation`` of the form (never the text: it may be a personal value)."""
+    if not form.fullmatch(text):
+        raise ConfigurationError(explanation)
+    return text
 
 
 class PolicyError(LedgerError, rule="policy-error"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from ledger.errors import ConfigurationError
+from ledger.errors import ConfigurationError, check_form
 
 ACCESS_PURPOSES: dict[str, str] = {
     "subject-request": "answering a request of the data subject (GDPR art. 15-22)",
@@ -33,11 +33,8 @@ _CASE_REF = re.compile(CASE_REF_PATTERN.removesuffix("$"))
 
 
 def check_case_ref(case_ref: str) -> str:
-    if not _CASE_REF.fullmatch(case_ref):
-        raise ConfigurationError("a case reference is 1 to 128 letters, digits and "
-                                 "._:/- (no spaces, no '@'): an identifier, never a "
-                                 "personal value")
-    return case_ref
+    return check_form(case_ref, _CASE_REF, "a case reference is 1 to 128 letters, digits "
+                      "and ._:/- (no spaces, no '@'): an identifier, never a personal value")
 
 
 def check_purpose(purpose: str) -> str:

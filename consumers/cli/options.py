@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from consumers.exit_codes import ExitCode, describe
+from consumers.exit_codes import COMMON, ExitCode, describe
 from ledger.errors import ConfigurationError
 from ledger.moments import BareDate, parse_moment
 
@@ -43,6 +43,17 @@ def command(commands: SubParsers, name: str, *, run: Runner, codes: tuple[ExitCo
         description=inspect.getdoc(run), epilog=describe(codes))
     parser.set_defaults(run=run)
     return parser
+
+
+def key_commands(
+    commands: SubParsers, *, keygen: str, run_keygen: Runner, keygen_help: str,
+    rotate_help: str, public_key: str, run_public_key: Runner, public_key_help: str,
+) -> None:
+    """A command that makes a signing key (``--rotate`` replaces the current one), and
+    one that prints the public keys to trust."""
+    parser = command(commands, keygen, run=run_keygen, codes=COMMON, help=keygen_help)
+    parser.add_argument("--rotate", action="store_true", help=rotate_help)
+    command(commands, public_key, run=run_public_key, codes=COMMON, help=public_key_help)
 
 
 def group(commands: SubParsers, name: str, *, help: str) -> SubParsers:

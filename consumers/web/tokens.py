@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from consumers.sqlite_file import open_private_sqlite
 from consumers.web.roles import Role
-from ledger.errors import ConfigurationError, LedgerError
+from ledger.errors import ConfigurationError, LedgerError, check_form
 
 TOKEN_PREFIX = "ldg_"  # noqa: S105 - a prefix that marks a token, not a secret
 TOKEN_BYTES = 32
@@ -69,11 +69,9 @@ def token_hash(token: str) -> str:
 
 
 def check_name(name: str) -> str:
-    if not _NAME.fullmatch(name):
-        raise ConfigurationError("a token name is 1 to 64 lower-case letters, digits and "
-                                 "'-', starting with a letter (it becomes the actor of "
-                                 "the acts the token sends)")
-    return name
+    return check_form(name, _NAME, "a token name is 1 to 64 lower-case letters, digits and "
+                      "'-', starting with a letter (it becomes the actor of the acts the "
+                      "token sends)")
 
 
 def check_role(role: str) -> Role:

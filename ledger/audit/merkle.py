@@ -102,14 +102,20 @@ def root_from_inclusion_proof(index: int, size: int, leaf: bytes,
             return None  # a proof longer than the tree is deep
         if fn & 1 or fn == sn:
             r = node_hash(p, r)
-            while not fn & 1 and fn != 0:  # a rightmost node without a sibling rises a level as is
-                fn >>= 1
-                sn >>= 1
+            fn, sn = _rise_past_lone_nodes(fn, sn)
         else:
             r = node_hash(r, p)
         fn >>= 1
         sn >>= 1
     return r if sn == 0 else None  # sn != 0: the proof is too short
+
+
+def _rise_past_lone_nodes(fn: int, sn: int) -> tuple[int, int]:
+    """RFC 9162's proof walk: a rightmost node without a sibling rises a level as is."""
+    while not fn & 1 and fn != 0:
+        fn >>= 1
+        sn >>= 1
+    return fn, sn
 
 
 def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes],
@@ -179,9 +185,7 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
         if fn & 1 or fn == sn:
             fr = node_hash(c, fr)
             sr = node_hash(c, sr)
-            while not fn & 1 and fn != 0:  # a rightmost node without a sibling rises a level as is
-                fn >>= 1
-                sn >>= 1
+            fn, sn = _rise_past_lone_nodes(fn, sn)
         else:
             sr = node_hash(sr, c)
         fn >>= 1

@@ -61,6 +61,20 @@ def act(when: datetime | str, actor: str = "crm") -> ActContext:
     return ActContext(f"legal-{next(_ids)}", actor, moment)
 
 
+def bill(subject: DataSubject, when: str, **values: str) -> None:
+    """Billing records the subject's invoice details (purpose I, contract) at ``when``."""
+    subject.collect(POLICY, act(when), purpose="service-delivery",
+                    values=values or {"invoice-details": "INV"}, source_system="billing",
+                    legal_basis="contract")
+
+
+def billed_customer(when: str = "2025-03-01T09:00:00+01:00", **values: str) -> DataSubject:
+    """A customer registered and billed at ``when``."""
+    subject = DataSubject.register(uuid4(), POLICY, act(when))
+    bill(subject, when, **values)
+    return subject
+
+
 def clocked(app: LedgerApplication, now: datetime) -> None:
     """The wall clock as the ledger sees it (a future ``--now`` only plans)."""
     app.time_gate = replace(app.time_gate, clock=lambda: now)
@@ -119,13 +133,8 @@ def test_art_52_awr_an_act_at_2330_utc_on_new_years_eve_is_a_record_of_the_new_y
 def test_art_52_awr_summer_and_winter_records_fall_due_at_the_same_instant() -> None:
     """DST: the deadline is 1 January 00:00 in Amsterdam (UTC+1 then), for every record of
     the year, whether it was made in winter (UTC+1) or summer (UTC+2)."""
-    winter, summer = DataSubject.register(uuid4(), POLICY, act("2025-01-10T09:00:00+01:00")), (
-        DataSubject.register(uuid4(), POLICY, act("2025-07-10T09:00:00+02:00")))
-    for subject, when in ((winter, "2025-01-10T09:00:00+01:00"),
-                          (summer, "2025-07-10T09:00:00+02:00")):
-        subject.collect(POLICY, act(when), purpose="service-delivery",
-                        values={"invoice-details": "INV"}, source_system="billing",
-                        legal_basis="contract")
+    winter = billed_customer("2025-01-10T09:00:00+01:00")
+    summer = billed_customer("2025-07-10T09:00:00+02:00")
     (winter_due,) = [d for s, d in retention_due(POLICY, winter.state).items()
                      if s.startswith("fiscal")]
     (summer_due,) = [d for s, d in retention_due(POLICY, summer.state).items()
@@ -192,13 +201,8 @@ def test_art_52_awr_the_subject_view_shows_the_deadline_in_amsterdam_and_in_utc(
 
 def test_art_5_1_e_a_2026_invoice_does_not_keep_a_2025_invoice_alive() -> None:
     """Storage limitation: each fiscal year's records under a key of their own."""
-    subject = DataSubject.register(uuid4(), POLICY, act("2025-03-01T09:00:00+01:00"))
-    subject.collect(POLICY, act("2025-03-01T09:00:00+01:00"), purpose="service-delivery",
-                    values={"invoice-details": "INV-2025"}, source_system="billing",
-                    legal_basis="contract")
-    subject.collect(POLICY, act("2026-03-01T09:00:00+01:00"), purpose="service-delivery",
-                    values={"invoice-details": "INV-2026"}, source_system="billing",
-                    legal_basis="contract")
+    subject = billed_customer(**{"invoice-details": "INV-2025"})
+    bill(subject, "2026-03-01T09:00:00+01:00", **{"invoice-details": "INV-2026"})
     due = retention_due(POLICY, subject.state)
     assert due["fiscal-2025"] == END_OF_2025_RECORDS
     assert due["fiscal-2026"] == END_OF_2026_RECORDS
@@ -239,10 +243,7 @@ def test_art_5_1_e_data_recorded_before_the_split_goes_when_its_last_ground_ends
 
 
 def test_art_17_3_b_a_legal_hold_on_a_policy_scope_keeps_every_year_derived_from_it() -> None:
-    subject = DataSubject.register(uuid4(), POLICY, act("2025-03-01T09:00:00+01:00"))
-    subject.collect(POLICY, act("2025-03-01T09:00:00+01:00"), purpose="service-delivery",
-                    values={"invoice-details": "INV"}, source_system="billing",
-                    legal_basis="contract")
+    subject = billed_customer()
     subject.place_legal_hold(POLICY, act("2025-04-01T09:00:00+02:00"), hold_ref="H-1",
                              reason="litigation", scopes=["fiscal"])
     with pytest.raises(PolicyViolation) as held:
@@ -344,10 +345,7 @@ def test_art_7_3_consent_given_again_before_the_erasure_keeps_the_data() -> None
 # -- 4. after retention, restricted by itself ---------------------------------------------
 
 def ended_customer() -> DataSubject:
-    subject = DataSubject.register(uuid4(), POLICY, act("2025-03-01T09:00:00+01:00"))
-    subject.collect(POLICY, act("2025-03-01T09:00:00+01:00"), purpose="service-delivery",
-                    values={"name": "N", "invoice-details": "INV"}, source_system="billing",
-                    legal_basis="contract")
+    subject = billed_customer(**{"name": "N", "invoice-details": "INV"})
     subject.end_contract(POLICY, act("2025-06-30T17:00:00+02:00"), purpose="service-delivery")
     subject.collect_events()
     return subject
@@ -389,10 +387,7 @@ def test_art_18_2_fiscal_records_kept_after_the_contract_are_stored_only_without
 
 
 def test_art_18_2_data_a_legal_hold_keeps_past_its_retention_is_stored_only() -> None:
-    subject = DataSubject.register(uuid4(), POLICY, act("2025-03-01T09:00:00+01:00"))
-    subject.collect(POLICY, act("2025-03-01T09:00:00+01:00"), purpose="service-delivery",
-                    values={"invoice-details": "INV"}, source_system="billing",
-                    legal_basis="contract")
+    subject = billed_customer()
     subject.place_legal_hold(POLICY, act("2032-06-01T09:00:00+02:00"), hold_ref="H-7",
                              reason="regulator-inquiry", scopes=["fiscal"])
     subject.process(POLICY, act(END_OF_2025_RECORDS - MINUTE), purpose="service-delivery",

@@ -31,11 +31,11 @@ from ledger.audit.merkle import (
     EMPTY_ROOT,
     consistency_proof,
     inclusion_proof,
-    leaf_hash,
     tree_root,
     verify_consistency,
     verify_inclusion,
 )
+from tests.unit.merkle_leaves import leaf_hashes, leaves
 
 
 def _k(n: int) -> int:
@@ -75,13 +75,8 @@ def subproof(m: int, data: list[bytes], b: bool) -> list[bytes]:
     return [*subproof(m - k, data[k:], False), mth(data[:k])]
 
 
-def leaves(n: int, seed: int = 0) -> list[bytes]:
-    rng = random.Random(seed)
-    return [rng.randbytes(rng.randrange(0, 40)) for _ in range(n)]
-
-
 DATA = leaves(400, seed=9162)
-HASHES = [leaf_hash(d) for d in DATA]
+HASHES = leaf_hashes(DATA)
 
 
 def test_the_reference_recursion_gives_the_known_empty_root() -> None:
@@ -168,7 +163,7 @@ def _hashes(*short: str) -> list[bytes]:
 
 
 def test_published_roots() -> None:
-    hashes = [leaf_hash(d) for d in VECTOR_LEAVES]
+    hashes = leaf_hashes(VECTOR_LEAVES)
     assert [tree_root(hashes[:n]) for n in range(9)] == VECTOR_ROOTS
 
 
@@ -177,7 +172,7 @@ def test_published_roots() -> None:
     (3, 3, ["fac5"]), (2, 5, ["6e34", "5f08", "bc1a"]),
 ])
 def test_published_inclusion_proofs(leaf_number: int, size: int, expected: list[str]) -> None:
-    hashes = [leaf_hash(d) for d in VECTOR_LEAVES[:size]]
+    hashes = leaf_hashes(VECTOR_LEAVES[:size])
     index = leaf_number - 1  # the vectors count leaves from 1
     assert inclusion_proof(index, hashes) == _hashes(*expected)
     assert verify_inclusion(index, size, hashes[index], _hashes(*expected),
@@ -189,7 +184,7 @@ def test_published_inclusion_proofs(leaf_number: int, size: int, expected: list[
     (2, 5, ["5f08", "bc1a"]), (6, 7, ["0ebc", "b086", "d37e"]),
 ])
 def test_published_consistency_proofs(old: int, new: int, expected: list[str]) -> None:
-    hashes = [leaf_hash(d) for d in VECTOR_LEAVES[:new]]
+    hashes = leaf_hashes(VECTOR_LEAVES[:new])
     assert consistency_proof(old, hashes) == _hashes(*expected)
     assert verify_consistency(old, new, VECTOR_ROOTS[old], VECTOR_ROOTS[new],
                               _hashes(*expected))
@@ -254,7 +249,7 @@ def test_consistency_at_the_edges() -> None:
 
 def test_a_fork_fails_consistency() -> None:
     """A log rewritten from leaf 10 on cannot prove it extends its size-20 checkpoint."""
-    rewritten = HASHES[:10] + [leaf_hash(b"forged %d" % i) for i in range(10, 30)]
+    rewritten = HASHES[:10] + leaf_hashes(b"forged %d" % i for i in range(10, 30))
     old_root = tree_root(HASHES[:20])
     forged_proof = consistency_proof(20, rewritten)
     assert not verify_consistency(20, 30, old_root, tree_root(rewritten), forged_proof)

@@ -29,6 +29,7 @@ from ledger.audit.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from tests.unit.merkle_leaves import leaf_hashes, leaves
 
 pymerkle = pytest.importorskip("pymerkle")
 
@@ -36,10 +37,9 @@ SIZES = sorted({*range(70), *random.Random(7).sample(range(70, 400), 25)})
 
 
 def _trees() -> list[tuple[list[bytes], Any]]:
-    rng = random.Random(20250301)
     built = []
     for n in SIZES:
-        data = [rng.randbytes(rng.randrange(0, 48)) for _ in range(n)]
+        data = leaves(n, seed=n)
         tree = pymerkle.InmemoryTree(algorithm="sha256")
         for entry in data:
             tree.append_entry(entry)
@@ -48,6 +48,7 @@ def _trees() -> list[tuple[list[bytes], Any]]:
 
 
 TREES = _trees()
+NONEMPTY_TREES = [(data, tree) for data, tree in TREES if data]
 
 
 def test_pymerkle_is_configured_with_the_rfc_prefixes() -> None:
@@ -60,22 +61,18 @@ def test_pymerkle_is_configured_with_the_rfc_prefixes() -> None:
 
 def test_roots_agree_at_every_size() -> None:
     for data, tree in TREES:
-        hashes = [leaf_hash(d) for d in data]
-        assert tree.get_root() == tree_root(hashes), len(data)
+        assert tree.get_root() == tree_root(leaf_hashes(data)), len(data)
     # and every prefix of the largest tree
     data, tree = TREES[-1]
-    hashes = [leaf_hash(d) for d in data]
+    hashes = leaf_hashes(data)
     for size in range(len(data) + 1):
         assert tree.get_root(size) == tree_root(hashes[:size])
 
 
 def test_inclusion_paths_agree_and_cross_verify() -> None:
     rng = random.Random(3)
-    for data, tree in TREES:
-        n = len(data)
-        if n == 0:
-            continue
-        hashes = [leaf_hash(d) for d in data]
+    for data, tree in NONEMPTY_TREES:
+        n, hashes = len(data), leaf_hashes(data)
         root = tree_root(hashes)
         indices = range(n) if n <= 64 else rng.sample(range(n), 20)
         for index in indices:
@@ -90,11 +87,8 @@ def test_inclusion_paths_agree_and_cross_verify() -> None:
 
 def test_consistency_proofs_commit_to_the_same_roots() -> None:
     rng = random.Random(4)
-    for data, tree in TREES:
-        n = len(data)
-        if n == 0:
-            continue
-        hashes = [leaf_hash(d) for d in data]
+    for data, tree in NONEMPTY_TREES:
+        n, hashes = len(data), leaf_hashes(data)
         sizes = range(1, n + 1) if n <= 40 else rng.sample(range(1, n + 1), 15)
         for m in sizes:
             theirs = tree.prove_consistency(m, n)

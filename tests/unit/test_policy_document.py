@@ -12,6 +12,7 @@ from ledger.domain.durations import Duration, parse_duration
 from ledger.domain.policy import Policy
 from ledger.errors import PolicyError
 from ledger.policy import load_policy, parse_policy, seed_policy_text
+from tests.policy_faults import refusal_of
 
 
 def seed() -> dict[str, Any]:
@@ -69,11 +70,7 @@ def test_reasonable_period_is_configurable_per_purpose() -> None:
     ],
 )
 def test_malformed_policy_is_rejected_with_the_path_to_the_fault(mutate: Any, path: str) -> None:
-    data = seed()
-    mutate(data)
-    with pytest.raises(PolicyError) as caught:
-        Policy.from_mapping(data)
-    assert path in str(caught.value)
+    assert path in refusal_of(seed(), mutate)
 
 
 def test_invalid_toml_is_a_policy_error() -> None:

@@ -13,7 +13,15 @@ from typing import IO, Any
 
 import orjson
 
-from consumers.cli.options import SubParsers, command, group, limit, moment, who
+from consumers.cli.options import (
+    SubParsers,
+    command,
+    group,
+    key_commands,
+    limit,
+    moment,
+    who,
+)
 from consumers.cli.output import write_json
 from consumers.cli.progress import ProgressReporter, catch_up_progress
 from consumers.cli.tables import section, table
@@ -77,14 +85,13 @@ def register(commands: SubParsers) -> None:
     verify_export.add_argument("file", type=Path, help="the JSON export (`dsar export --out`)")
     verify_export.add_argument("--public-key", type=Path, metavar="FILE",
                                help="the verifier keys to trust (`audit public-key`)")
-    keygen = command(audit, "keygen", run=run_keygen, codes=COMMON,
-                     help="make the checkpoint signing key (Ed25519), apart from the "
-                     "master key")
-    keygen.add_argument("--rotate", action="store_true",
-                        help="replace the current key; its verifier key stays trusted, so "
-                        "what it signed still verifies")
-    command(audit, "public-key", run=run_public_key, codes=COMMON,
-            help="print the verifier keys to give auditors (C2SP note verifier keys)")
+    key_commands(
+        audit, keygen="keygen", run_keygen=run_keygen,
+        keygen_help="make the checkpoint signing key (Ed25519), apart from the master key",
+        rotate_help="replace the current key; its verifier key stays trusted, so what it "
+        "signed still verifies",
+        public_key="public-key", run_public_key=run_public_key,
+        public_key_help="print the verifier keys to give auditors (C2SP note verifier keys)")
 
 
 def run_trail(args: argparse.Namespace, settings: Settings) -> int:

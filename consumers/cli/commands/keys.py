@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from consumers.cli.options import SubParsers, command, group
+from consumers.cli.options import SubParsers, command, group, key_commands
 from consumers.cli.output import write_json_line
 from consumers.composition import open_existing_key_store, open_office_keyring
 from consumers.exit_codes import COMMON, ExitCode
@@ -23,13 +23,14 @@ def register(commands: SubParsers) -> None:
     )
     rotate.add_argument("--new-key-file", type=Path,
                         help="where the new master key is (created if missing)")
-    keygen = command(keys, "office-keygen", run=run_office_keygen, codes=COMMON,
-                     help="make the privacy office's signing key (Ed25519)")
-    keygen.add_argument("--rotate", action="store_true",
-                        help="replace the current office key; its public key stays trusted "
-                        "until you remove its line from the public-keys file")
-    command(keys, "office-public-key", run=run_office_public_key, codes=COMMON,
-            help="print the trusted office public keys (copy them to the ledger's hosts)")
+    key_commands(
+        keys, keygen="office-keygen", run_keygen=run_office_keygen,
+        keygen_help="make the privacy office's signing key (Ed25519)",
+        rotate_help="replace the current office key; its public key stays trusted until "
+        "you remove its line from the public-keys file",
+        public_key="office-public-key", run_public_key=run_office_public_key,
+        public_key_help="print the trusted office public keys (copy them to the ledger's "
+        "hosts)")
 
 
 def run_rotate(args: argparse.Namespace, settings: Settings) -> int:
