@@ -165,6 +165,7 @@ class IntakeWriter:
         self, app: LedgerApplication, settings: KafkaSettings, shard: int, *,
         batch_size: int = 500, poll_ms: int = 500, park_after: int = PARK_AFTER_FAILURES,
         trimmer: IntakeTrimmer | None = None,
+        group_metadata: Callable[[], Any] | None = None,
     ) -> None:
         if not isinstance(app.recorder, KafkaApplicationRecorder):
             raise BrokerError("the intake writer needs the Kafka persistence module")
@@ -185,6 +186,10 @@ class IntakeWriter:
         self._resume_from_committed()
         # Recorded acts leave the intake topic (None: they stay until its retention).
         self.trimmer = trimmer
+        # Group mode (``ledger serve --group``): the intake group member's metadata, sent
+        # with each commit's offsets so a member of an old generation is fenced too
+        # (KIP-447); None: the group's name alone (static shards).
+        self.group_metadata = group_metadata
         self._trim = IntakeTrim(self._still_parked() if trimmer is not None else [])
 
     def run_once(self) -> BatchReport:
@@ -213,7 +218,7 @@ class IntakeWriter:
             kept = self.failures.beyond(next_offset)
             self.recorder.send_offsets(  # 3. the intake offsets, inside it
                 {self.intake: OffsetAndMetadata(next_offset, kept.metadata(), -1)},
-                INTAKE_GROUP)
+                self._group())
             self.recorder.commit_batch()  # 4. all of it, or none of it
         except BaseException as error:
             self.last_failure = None
@@ -242,6 +247,11 @@ class IntakeWriter:
         offset, read_committed): what an idle exit waits for, beside a quiet period,
         since a shard whose first fetch has not come back yet is quiet too."""
         return caught_up(self.consumer, [self.intake])
+
+    def _group(self) -> Any:
+        """Whom the committed intake offsets belong to: the group member (group mode),
+        or the intake group by name."""
+        return self.group_metadata() if self.group_metadata is not None else INTAKE_GROUP
 
     def _key_batch(self) -> contextlib.AbstractContextManager[None]:
         store = self.app.key_store
@@ -355,7 +365,7 @@ class IntakeWriter:
             self.recorder.begin_batch()
             self.recorder.send_offsets(
                 {self.intake: OffsetAndMetadata(first_offset, counts.metadata(), -1)},
-                INTAKE_GROUP)
+                self._group())
             self.recorder.commit_batch()
         except BrokerError:
             self._abort_quietly()

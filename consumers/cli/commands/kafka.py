@@ -9,7 +9,9 @@ from consumers.cli.options import SubParsers, command, group
 from consumers.cli.output import write_json_line
 from consumers.exit_codes import COMMON, ExitCode
 from consumers.serve import serve
+from consumers.serve_group import serve_group
 from ledger.config import Settings
+from ledger.errors import ConfigurationError
 from ledger.kafka.admin import ensure_topics, required_topic_specs
 
 
@@ -23,8 +25,15 @@ def register(commands: SubParsers) -> None:
                            help="serve this partition only (repeatable; default: all)")
     serve_cmd.add_argument("--batch-size", type=int, default=500, help="acts per transaction")
     serve_cmd.add_argument("--exit-when-idle", type=float, metavar="SECONDS",
-                           help="stop after this long without acts (for batch jobs and "
-                           "tests)")
+                           help="stop after this long without acts, once every served "
+                           "shard is read to its end (for batch jobs and tests)")
+    serve_cmd.add_argument("--group", action="store_true",
+                           help="take the shards Kafka's consumer group protocol assigns "
+                           "to this process (one or many instances; needs "
+                           "LEDGER_POSTGRES_DSN)")
+    serve_cmd.add_argument("--instance-id", metavar="ID",
+                           help="with --group: a static member id (group.instance.id), so a "
+                           "restart within the session timeout keeps its shards")
 
     topics = group(commands, "topics", help="Kafka topic administration")
     command(
@@ -43,7 +52,18 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     (a store gone, a bug) aborts its batch and stops serve (exit 3): run it under a
     supervisor, which restarts it; an act that failed 3 times is parked (the parked
     topic, by its intake offset) and the shard goes on. --json: one line per batch.
+    --group: serve the shards the intake consumer group assigns (any number of
+    instances, which take over each other's shards; PostgreSQL stores needed).
     """
+    if args.group:
+        if args.shards:
+            raise ConfigurationError("--group takes the shards the group assigns; "
+                                     "--shard is for static use")
+        return serve_group(settings, args.batch_size, sys.stdout, sys.stderr,
+                           as_json=args.json, instance_id=args.instance_id,
+                           max_idle_s=args.exit_when_idle)
+    if args.instance_id:
+        raise ConfigurationError("--instance-id needs --group")
     return serve(settings, args.shards, args.batch_size, sys.stdout, sys.stderr,
                  as_json=args.json, max_idle_s=args.exit_when_idle)
 
