@@ -105,16 +105,21 @@ def _consumer(bootstrap: str, client_id: str) -> KafkaConsumer:
                          fetch_max_wait_ms=_FETCH_MAX_WAIT_MS)
 
 
+def _reading_consumer(bootstrap: str, topic: str, client_id: str) -> Any:
+    """A consumer for reading ``topic``; an unreachable broker as the ledger's own error."""
+    try:
+        return _consumer(bootstrap, client_id)
+    except KafkaError as error:
+        raise BrokerError(f"cannot reach Kafka to read {topic}: {type(error).__name__}"
+                          ) from error
+
+
 def read_partition(bootstrap: str, topic: str, partition: int, *,
                    client_id: str = "personal-data-ledger-audit") -> Iterator[Any]:
     """Every committed record of one partition, from its start to its end as it was when
     the read began (read_committed: aborted batches are never seen)."""
     where = TopicPartition(topic, partition)
-    try:
-        consumer = _consumer(bootstrap, client_id)
-    except KafkaError as error:
-        raise BrokerError(f"cannot reach Kafka to read {topic}: {type(error).__name__}"
-                          ) from error
+    consumer = _reading_consumer(bootstrap, topic, client_id)
     try:
         consumer.assign([where])
         consumer.seek_to_beginning(where)
@@ -151,11 +156,7 @@ def read_latest(bootstrap: str, topic: str, partition: int, key: bytes, *,
     """The last committed record under ``key`` in one partition, read from its tail
     (a window that widens until it holds one): never the whole partition."""
     where = TopicPartition(topic, partition)
-    try:
-        consumer = _consumer(bootstrap, client_id)
-    except KafkaError as error:
-        raise BrokerError(f"cannot reach Kafka to read {topic}: {type(error).__name__}"
-                          ) from error
+    consumer = _reading_consumer(bootstrap, topic, client_id)
     try:
         consumer.assign([where])
         first = consumer.beginning_offsets([where])[where]
