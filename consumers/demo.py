@@ -18,10 +18,26 @@ from ledger.errors import InvalidAct
 from ledger.intake.acts import act_from_document
 
 START = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+# What the scenario's people give the systems that collect their data.
+CUSTOMER = {
+    "name": "Sanne de Vries", "business-email": "sanne@bakkerij-devries.nl",
+    "business-phone": "+31 20 555 0101", "organisation-name": "Bakkerij De Vries B.V.",
+    "invoice-details": "INV-2025-0042, EUR 4.800,00", "payment-details": "NL91 ABNA 0417 1643 00",
+}
 PROSPECT = {
     "name": "Pieter Jansen", "job-title": "IT-manager",
     "business-email": "p.jansen@gemeente-voorbeeld.nl", "business-phone": "+31 30 555 0199",
     "organisation-name": "Gemeente Voorbeeld",
+}
+ATTENDEE = {
+    "name": "Fatima El Amrani", "job-title": "Servicedesk lead",
+    "organisation-name": "Zorggroep Noord", "business-email": "f.elamrani@zorggroep-noord.nl",
+    "business-phone": "+31 50 555 0123", "business-address": "Stationsweg 1, Groningen",
+    "invoice-details": "INV-2025-0107, EUR 150,00",
+}
+VISITOR = {
+    "name": "Kees Bakker", "business-email": "kees@bakker-ict.nl",
+    "business-phone": "+31 10 555 0177", "message-content": "Werkt jullie SaaS ook met SSO?",
 }
 
 
@@ -67,12 +83,7 @@ class Scenario:
     def steps(self) -> Iterator[Step]:
         c, p, w, v = self.customer, self.prospect, self.attendee, self.visitor
         yield Step("Customer signs a contract (purpose I)", self.collected(
-            c, "crm", "service-delivery", "contract",
-            values={"name": "Sanne de Vries", "business-email": "sanne@bakkerij-devries.nl",
-                    "business-phone": "+31 20 555 0101",
-                    "organisation-name": "Bakkerij De Vries B.V.",
-                    "invoice-details": "INV-2025-0042, EUR 4.800,00",
-                    "payment-details": "NL91 ABNA 0417 1643 00"}))
+            c, "crm", "service-delivery", "contract", values=CUSTOMER))
         yield Step("Invoicing sends the first invoice", self.act(
             c, "data-processed", "invoicing", purpose="service-delivery",
             operation="invoice", categories=["invoice-details", "payment-details"]))
@@ -90,13 +101,7 @@ class Scenario:
         yield Step("Demo form submitted again, now with consent", self.collected(
             p, "website", "demo-request", "consent", values=PROSPECT))
         yield Step("Webinar registration with invoice details (purpose III)", self.collected(
-            w, "webinar-tool", "webinar-event", "contract",
-            values={"name": "Fatima El Amrani", "job-title": "Servicedesk lead",
-                    "organisation-name": "Zorggroep Noord",
-                    "business-email": "f.elamrani@zorggroep-noord.nl",
-                    "business-phone": "+31 50 555 0123",
-                    "business-address": "Stationsweg 1, Groningen",
-                    "invoice-details": "INV-2025-0107, EUR 150,00"}))
+            w, "webinar-tool", "webinar-event", "contract", values=ATTENDEE))
         yield Step("Attendee list goes to the venue", self.act(
             w, "data-shared", "webinar-tool", purpose="webinar-event",
             recipient="Congrescentrum Groningen", recipient_kind="event-organiser",
@@ -106,10 +111,8 @@ class Scenario:
             recipient_kind="cookie-provider", ground="legitimate-interest",
             categories=["business-email"]))
         yield Step("A visitor asks a question through the contact form (purpose VI)",
-                   self.collected(v, "website", "contact", "legitimate-interest", values={
-                       "name": "Kees Bakker", "business-email": "kees@bakker-ict.nl",
-                       "business-phone": "+31 10 555 0177",
-                       "message-content": "Werkt jullie SaaS ook met SSO?"}))
+                   self.collected(v, "website", "contact", "legitimate-interest",
+                                  values=VISITOR))
         yield Step("Support answers; the purpose is fulfilled", self.act(
             v, "purpose-fulfilled", "support-desk", purpose="contact"))
         yield Step("The attendee clicks 'unsubscribe' in a newsletter", self.act(

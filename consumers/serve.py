@@ -12,6 +12,7 @@ import signal
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from functools import partial
 from types import FrameType
 from typing import IO
 
@@ -37,6 +38,9 @@ from ledger.refusals import refusal_of
 from projections.errors import ProjectionError
 from projections.projector import Projector
 from projections.store import ProjectionStore
+
+# What a serving loop calls after each batch a writer commits: its shard and report.
+BatchHandler = Callable[[int, BatchReport], None]
 
 
 class ShardProjections:
@@ -185,6 +189,55 @@ def _report_act_failure(err: IO[str], writers: Sequence[IntakeWriter]) -> None:
     err.flush()
 
 
+class Serving:
+    """What `ledger serve` and `ledger serve --group` share around their writers:
+    SIGTERM and SIGINT ask them to stop (the batch in flight commits or aborts first),
+    the key store, projections and intake trimmer every served shard uses, and what
+    follows each batch a writer commits."""
+
+    def __init__(self, settings: Settings, out: IO[str] | None, err: IO[str]) -> None:
+        self.settings = settings
+        self.out = out  # the --json lines; None: a line for people on ``err``
+        self.err = err
+        self.stop_requested = False
+        signal.signal(signal.SIGTERM, self._request_stop)
+        signal.signal(signal.SIGINT, self._request_stop)
+        prepare_data_dir(settings)
+        bootstrap_office_keys(settings)  # a new ledger's office keys, before its key store
+        self.key_store = open_key_store(settings)
+        self.projections = ShardProjections(settings, err)
+        self.trimmer = open_intake_trimmer(settings)
+        self._last_work_at = time.monotonic()
+
+    def _request_stop(self, signum: int, frame: FrameType | None) -> None:
+        self.stop_requested = True  # the current batch commits or aborts, then we leave
+
+    def run(self, loop: Callable[[Callable[[], bool], BatchHandler], None],
+            writers: Sequence[IntakeWriter], max_idle_s: float | None) -> int | None:
+        """Runs ``loop(should_stop, on_batch)`` until a stop is asked for (or
+        ``max_idle_s`` idle); None when it stopped as asked, else the exit code of the
+        failure that ended it (``run_writers``)."""
+        idle = IdleExit(max_idle_s, writers)
+        self._last_work_at = time.monotonic()
+
+        def should_stop() -> bool:
+            return self.stop_requested or idle.reached(self._last_work_at)
+
+        return run_writers(lambda: loop(should_stop, self._on_batch), self.err, writers)
+
+    def _on_batch(self, shard: int, report: BatchReport) -> None:
+        self._last_work_at = time.monotonic()
+        _warn_trim_failure(self.err, self.trimmer)
+        projected = self.projections.catch_up(shard)
+        _report_batch(self.out, self.err, shard, report, projected=projected,
+                      parked_topic=self.settings.kafka.parked_topic)
+
+    def close(self) -> None:
+        _close_trimmer(self.err, self.trimmer)
+        self.projections.close()
+        self.key_store.close()
+
+
 def serve(settings: Settings, shards: Sequence[int] | None, batch_size: int,
           out: IO[str], err: IO[str], *, as_json: bool, max_idle_s: float | None = None) -> int:
     """Runs one intake writer per shard until SIGTERM/SIGINT (or ``max_idle_s`` idle)."""
@@ -193,53 +246,26 @@ def serve(settings: Settings, shards: Sequence[int] | None, batch_size: int,
     if any(not 0 <= s < settings.kafka.partitions for s in chosen):
         raise ConfigurationError(
             f"shards are partitions 0..{settings.kafka.partitions - 1}, got {chosen}")
-    stop = {"requested": False}
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        stop["requested"] = True  # the current batch commits or aborts, then we leave
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    prepare_data_dir(settings)
-    bootstrap_office_keys(settings)  # a new ledger's office keys, before its key store
-    key_store = open_key_store(settings)
+    serving = Serving(settings, out if as_json else None, err)
     apps, writers = [], []
-    projections = ShardProjections(settings, err)
-    trimmer = open_intake_trimmer(settings)
     try:
         for shard in chosen:
-            app = open_shard(settings, key_store, shard, writer=True)
+            app = open_shard(settings, serving.key_store, shard, writer=True)
             apps.append(app)
             writers.append(IntakeWriter(app, settings.kafka, shard, batch_size=batch_size,
-                                        trimmer=trimmer))
-            projections.add(shard, app)  # catches up what earlier runs did not project
+                                        trimmer=serving.trimmer))
+            serving.projections.add(shard, app)  # catches up what earlier runs did not project
         err.write(f"serving shards {chosen} of {settings.kafka.ledger_topic} "
                   f"from {settings.kafka.intake_topic}\n")
         err.flush()
-        last_work = {"at": time.monotonic()}
-
-        def on_batch(shard: int, report: BatchReport) -> None:
-            last_work["at"] = time.monotonic()
-            _warn_trim_failure(err, trimmer)
-            projected = projections.catch_up(shard)
-            _report_batch(out if as_json else None, err, shard, report, projected=projected,
-                          parked_topic=settings.kafka.parked_topic)
-
-        idle = IdleExit(max_idle_s, writers)
-
-        def should_stop() -> bool:
-            return stop["requested"] or idle.reached(last_work["at"])
-
-        stopped = run_writers(lambda: run_until(writers, should_stop, on_batch), err, writers)
+        stopped = serving.run(partial(run_until, writers), writers, max_idle_s)
         if stopped is not None:
             return stopped
     finally:
         for writer in writers:
             writer.close()
-        _close_trimmer(err, trimmer)
-        projections.close()
         for app in apps:
             app.close()
-        key_store.close()
+        serving.close()
     err.write("stopped cleanly\n")
     return ExitCode.OK

@@ -37,39 +37,22 @@ stores (``LEDGER_POSTGRES_DSN``) and refuses to start without them.
 
 from __future__ import annotations
 
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from types import FrameType
 from typing import IO
 
 import orjson
 
-from consumers.composition import (
-    bootstrap_office_keys,
-    open_key_store,
-    open_shard,
-    prepare_data_dir,
-)
+from consumers.composition import open_shard
 from consumers.exit_codes import ExitCode
-from consumers.intake_writer import INTAKE_GROUP, BatchReport, IntakeWriter
-from consumers.serve import (
-    IdleExit,
-    ShardProjections,
-    _close_trimmer,
-    _report_batch,
-    _warn_trim_failure,
-    open_intake_trimmer,
-    run_writers,
-)
+from consumers.intake_writer import INTAKE_GROUP, IntakeWriter
+from consumers.serve import BatchHandler, Serving
 from ledger.application import LedgerApplication
 from ledger.config import Settings
-from ledger.crypto.keys import KeyStore
 from ledger.errors import ConfigurationError
 from ledger.kafka.admin import ensure_topics, required_topic_specs
 from ledger.kafka.intake_group import GROUP_POLL_MS, IntakeGroup
-from ledger.kafka.intake_trim import IntakeTrimmer
 from ledger.kafka.transactions import WriterFenced
 
 NO_POSTGRES = (
@@ -82,22 +65,14 @@ NO_POSTGRES = (
 class GroupServer:
     """The shards the group gave this process, opened and closed as it changes."""
 
-    def __init__(self, settings: Settings, key_store: KeyStore, group: IntakeGroup, *,
-                 projections: ShardProjections, trimmer: IntakeTrimmer, batch_size: int,
-                 out: IO[str] | None, err: IO[str]) -> None:
-        self.settings = settings
-        self.key_store = key_store
+    def __init__(self, serving: Serving, group: IntakeGroup, batch_size: int) -> None:
+        self.serving = serving  # the key store, projections and trimmer the shards share
         self.group = group
-        self.projections = projections
-        self.trimmer = trimmer
         self.batch_size = batch_size
-        self.out = out
-        self.err = err
         self.shards: dict[int, tuple[LedgerApplication, IntakeWriter]] = {}
         self.writers: list[IntakeWriter] = []  # the same writers, for IdleExit and reports
 
-    def run(self, should_stop: Callable[[], bool],
-            on_batch: Callable[[int, BatchReport], None]) -> None:
+    def run(self, should_stop: Callable[[], bool], on_batch: BatchHandler) -> None:
         while not should_stop():
             self.group.poll(timeout_ms=GROUP_POLL_MS if self.shards else 500)
             self.apply_changes()
@@ -129,14 +104,15 @@ class GroupServer:
             self._say("assigned", opening, time.monotonic() - started)
 
     def open_shard(self, shard: int) -> None:
-        clear = getattr(self.key_store, "clear", None)
+        serving = self.serving
+        clear = getattr(serving.key_store, "clear", None)
         if callable(clear):
             clear()  # another process may have shredded keys while it owned the shard
-        app = open_shard(self.settings, self.key_store, shard, writer=True)
+        app = open_shard(serving.settings, serving.key_store, shard, writer=True)
         try:
-            writer = IntakeWriter(app, self.settings.kafka, shard, batch_size=self.batch_size,
-                                  trimmer=self.trimmer, group_metadata=self.group.metadata)
-            self.projections.add(shard, app)
+            writer = IntakeWriter(app, serving.settings.kafka, shard, batch_size=self.batch_size,
+                                  trimmer=serving.trimmer, group_metadata=self.group.metadata)
+            serving.projections.add(shard, app)
         except BaseException:
             app.close()
             raise
@@ -155,8 +131,8 @@ class GroupServer:
                 writer.recorder.signer = None  # no closing checkpoint: no commit at all
             app.close()
         finally:
-            self.projections.remove(shard)
-            self.trimmer.forget(shard)
+            self.serving.projections.remove(shard)
+            self.serving.trimmer.forget(shard)
 
     def close(self) -> None:
         for shard in sorted(self.shards):
@@ -171,15 +147,15 @@ class GroupServer:
 
     def _say(self, what: str, shards: list[int], took_s: float | None) -> None:
         timing = f" (opened in {took_s:.2f} s)" if took_s is not None else ""
-        self.err.write(f"group: {what} shards {shards}{timing}; serving "
-                       f"{sorted(self.shards)}\n")
-        self.err.flush()
-        if self.out is not None:
+        out, err = self.serving.out, self.serving.err
+        err.write(f"group: {what} shards {shards}{timing}; serving {sorted(self.shards)}\n")
+        err.flush()
+        if out is not None:
             line: dict[str, object] = {what: shards, "serving": sorted(self.shards)}
             if took_s is not None:
                 line["opened_s"] = round(took_s, 3)
-            self.out.write(orjson.dumps(line).decode() + "\n")
-            self.out.flush()
+            out.write(orjson.dumps(line).decode() + "\n")
+            out.flush()
 
 
 def with_zombie_timeout(settings: Settings) -> Settings:
@@ -207,54 +183,25 @@ def serve_group(settings: Settings, batch_size: int, out: IO[str], err: IO[str],
         raise ConfigurationError(NO_POSTGRES)
     settings = with_zombie_timeout(settings)
     ensure_topics(settings.kafka.bootstrap_servers, required_topic_specs(settings.kafka))
-    stop = {"requested": False}
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        stop["requested"] = True  # the current batch commits or aborts, then we leave
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    prepare_data_dir(settings)
-    bootstrap_office_keys(settings)
-    key_store = open_key_store(settings)
-    projections = ShardProjections(settings, err)
-    trimmer = open_intake_trimmer(settings)
+    serving = Serving(settings, out if as_json else None, err)
     server: GroupServer | None = None
     try:
         kafka = settings.kafka
         group = IntakeGroup(kafka.bootstrap_servers, kafka.intake_topic, INTAKE_GROUP,
                             client_id=f"{kafka.client_id}-group", instance_id=instance_id,
                             session_timeout_ms=kafka.group_session_timeout_ms)
-        server = GroupServer(settings, key_store, group, projections=projections,
-                             trimmer=trimmer, batch_size=batch_size,
-                             out=out if as_json else None, err=err)
+        server = GroupServer(serving, group, batch_size)
         err.write(f"joining the intake group {INTAKE_GROUP} on "
                   f"{settings.kafka.intake_topic}"
                   + (f" as {instance_id}" if instance_id else "") + "\n")
         err.flush()
-        last_work = {"at": time.monotonic()}
-
-        def on_batch(shard: int, report: BatchReport) -> None:
-            last_work["at"] = time.monotonic()
-            _warn_trim_failure(err, trimmer)
-            projected = projections.catch_up(shard)
-            _report_batch(out if as_json else None, err, shard, report, projected=projected,
-                          parked_topic=settings.kafka.parked_topic)
-
-        idle = IdleExit(max_idle_s, server.writers)
-        running = server
-        stopped = run_writers(
-            lambda: running.run(lambda: stop["requested"] or idle.reached(last_work["at"]),
-                                on_batch),
-            err, server.writers)
+        stopped = serving.run(server.run, server.writers, max_idle_s)
         if stopped is not None:
             return stopped
     finally:
         if server is not None:
             server.close()
             server.group.close()
-        _close_trimmer(err, trimmer)
-        projections.close()
-        key_store.close()
+        serving.close()
     err.write("stopped cleanly\n")
     return ExitCode.OK

@@ -12,7 +12,8 @@ exit reports carry (``ledger.refusals`` maps an error to its rule and reason); a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from uuid import UUID
 
 
@@ -37,6 +38,18 @@ def check_form(text: str, form: re.Pattern[str], explanation: str) -> str:
     if not form.fullmatch(text):
         raise ConfigurationError(explanation)
     return text
+
+
+@contextmanager
+def translated(caught: type[BaseException] | tuple[type[BaseException], ...],
+               into: Callable[[str], Exception], message: str) -> Iterator[None]:
+    """Turns an error of the ``caught`` types (a driver's, the file system's) into
+    ``into("MESSAGE (ErrorType)")``, with the original as its cause: the message names
+    the error's type only, since a driver's own message may quote a value."""
+    try:
+        yield
+    except caught as error:
+        raise into(f"{message} ({type(error).__name__})") from error
 
 
 class PolicyError(LedgerError, rule="policy-error"):

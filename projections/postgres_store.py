@@ -18,6 +18,7 @@ from uuid import UUID
 import psycopg
 from psycopg import sql as pgsql
 
+from ledger.errors import translated
 from projections import sql
 from projections.errors import ProjectionError
 from projections.sql_store import Cursor, SQLProjectionStore
@@ -54,11 +55,8 @@ class PostgresProjectionStore(SQLProjectionStore):
     def __init__(self, dsn: str, *, schema: str = "ledger_projections") -> None:
         self.schema = schema
         super().__init__(schema)
-        try:
+        with translated(psycopg.Error, ProjectionError, "cannot connect the projection store"):
             self._db = psycopg.connect(dsn, autocommit=True)
-        except psycopg.Error as error:
-            raise ProjectionError(
-                f"cannot connect the projection store ({type(error).__name__})") from error
         try:
             with self._translated("open"):
                 self._db.execute("SET TIME ZONE 'UTC'")

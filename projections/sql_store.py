@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import Any, ClassVar, Protocol
 from uuid import UUID
 
+from ledger.errors import translated
 from projections import sql
 from projections.errors import PositionMoved, ProjectionError
 from projections.rows import Changes
@@ -138,12 +139,9 @@ class SQLProjectionStore(StoreReads, ABC):
 
     @contextmanager
     def _translated(self, what: str) -> Iterator[None]:
-        try:
+        with translated(self.driver_error, ProjectionError,
+                        f"projection store {self._name}: cannot {what}"):
             yield
-        except self.driver_error as error:
-            raise ProjectionError(
-                f"projection store {self._name}: cannot {what} ({type(error).__name__})"
-            ) from error
 
 
 class _Transaction:

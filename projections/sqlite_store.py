@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from ledger.errors import translated
 from projections import sql
 from projections.errors import ProjectionError
 from projections.sql_store import Cursor, SQLProjectionStore
@@ -62,16 +63,13 @@ class SQLiteProjectionStore(SQLProjectionStore):
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 30.0) -> None:
         self.path = Path(path)
         super().__init__(self.path.name)
-        try:
+        with translated((OSError, sqlite3.Error), ProjectionError,
+                        f"cannot open the projection store at {self.path}"):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if not self.path.exists():
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
             self._db = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None,
                                        check_same_thread=False, cached_statements=256)
-        except (OSError, sqlite3.Error) as error:
-            raise ProjectionError(
-                f"cannot open the projection store at {self.path} ({type(error).__name__})"
-            ) from error
         try:
             with self._translated("open"):
                 for pragma in ("journal_mode = WAL", "synchronous = NORMAL",

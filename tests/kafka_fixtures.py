@@ -18,12 +18,14 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import socket
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -54,6 +56,26 @@ def topic_name() -> Callable[[str], str]:
         return f"{prefix}-{uuid.uuid4().hex}"
 
     return make
+
+
+def free_port() -> int:
+    """A TCP port free on this machine right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def broker_of_its_own(work_dir: Path,
+                      extra_properties: Mapping[str, str] | None = None) -> Iterator[Any]:
+    """For a fixture: a started broker of one test's own, on fixed ports (so it can stop
+    and come back), with ``extra_properties`` added to its settings; stopped after."""
+    broker = load_broker_module().LocalKafkaBroker(
+        work_dir, port=free_port(), controller_port=free_port(),
+        lib_dir=Path(__file__).resolve().parents[1] / "docker" / "kafka" / "target" / "lib",
+        extra_properties=extra_properties)
+    broker.start()
+    yield broker
+    broker.stop()
 
 
 def _start_broker(cleanup: ExitStack) -> str:

@@ -115,12 +115,9 @@ class AccessLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        try:
-            # Who looked must survive a crash of the process that showed the values.
-            self._db = open_private_sqlite(path, _SCHEMA, "synchronous=FULL")
-        except (OSError, sqlite3.Error) as error:
-            raise AccessLogError(f"cannot open the access log at {path} "
-                                 f"({type(error).__name__})") from error
+        # Who looked must survive a crash of the process that showed the values.
+        self._db = open_private_sqlite(path, _SCHEMA, "synchronous=FULL",
+                                       store="the access log", error=AccessLogError)
 
     def append(self, consultation: Consultation, *, at: datetime | None = None
                ) -> AccessEntry:

@@ -12,6 +12,7 @@ import psycopg
 from psycopg import sql
 
 from consumers.web.tokens import SQLTokenStore, TokenStoreError
+from ledger.errors import translated
 
 DEFAULT_SCHEMA = "ledger_web"
 
@@ -22,7 +23,8 @@ class PostgresTokenStore(SQLTokenStore):
     def __init__(self, dsn: str, *, schema: str = DEFAULT_SCHEMA) -> None:
         self.table = f'"{schema}".tokens'
         self._lock = threading.Lock()
-        try:
+        with translated(psycopg.Error, TokenStoreError,
+                        f"cannot open the token store in PostgreSQL schema {schema}"):
             self._db = psycopg.connect(dsn, autocommit=True)
             with self._db.transaction():
                 self._db.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
@@ -32,19 +34,13 @@ class PostgresTokenStore(SQLTokenStore):
                     "role TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE, "
                     "created_at TEXT NOT NULL, revoked_at TEXT)").format(
                         sql.Identifier(schema)))
-        except psycopg.Error as error:
-            raise TokenStoreError(f"cannot open the token store in PostgreSQL schema "
-                                  f"{schema} ({type(error).__name__})") from error
 
     @contextmanager
     def _cursor(self) -> Iterator[Any]:
-        with self._lock:
-            try:
-                with self._db.transaction(), self._db.cursor() as cursor:
-                    yield cursor
-            except psycopg.Error as error:
-                raise TokenStoreError(f"the PostgreSQL token store failed "
-                                      f"({type(error).__name__})") from error
+        with (self._lock,
+              translated(psycopg.Error, TokenStoreError, "the PostgreSQL token store failed"),
+              self._db.transaction(), self._db.cursor() as cursor):
+            yield cursor
 
     def close(self) -> None:
         with self._lock:

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from consumers.sqlite_file import open_private_sqlite
 from consumers.web.roles import Role
-from ledger.errors import ConfigurationError, LedgerError, check_form
+from ledger.errors import ConfigurationError, LedgerError, check_form, translated
 
 TOKEN_PREFIX = "ldg_"  # noqa: S105 - a prefix that marks a token, not a secret
 TOKEN_BYTES = 32
@@ -164,27 +164,21 @@ class SQLiteTokenStore(SQLTokenStore):
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        try:
-            self._db = open_private_sqlite(path, _SQLITE_SCHEMA, "secure_delete=ON")
-        except (OSError, sqlite3.Error) as error:
-            raise TokenStoreError(f"cannot open the token store at {path} "
-                                  f"({type(error).__name__})") from error
+        self._db = open_private_sqlite(path, _SQLITE_SCHEMA, "secure_delete=ON",
+                                       store="the token store", error=TokenStoreError)
 
     @contextmanager
     def _cursor(self) -> Iterator[sqlite3.Cursor]:
-        with self._lock:
+        with self._lock, translated(sqlite3.Error, TokenStoreError,
+                                    f"the token store at {self.path} failed"):
+            cursor = self._db.cursor()
+            cursor.execute("BEGIN")
             try:
-                cursor = self._db.cursor()
-                cursor.execute("BEGIN")
-                try:
-                    yield cursor
-                    cursor.execute("COMMIT")
-                except BaseException:
-                    cursor.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as error:
-                raise TokenStoreError(f"the token store at {self.path} failed "
-                                      f"({type(error).__name__})") from error
+                yield cursor
+                cursor.execute("COMMIT")
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
 
     def close(self) -> None:
         with self._lock:

@@ -112,8 +112,7 @@ def _(event: ev.RestrictionLifted, state: SubjectState[V]) -> SubjectState[V]:
 
 @evolve.register
 def _(event: ev.AccessRequested, state: SubjectState[V]) -> SubjectState[V]:
-    state.open_requests[event.request_ref] = "access"
-    state.request_received[event.request_ref] = event.occurred_at
+    _open_request(state, event, "access")
     return state
 
 
@@ -133,8 +132,7 @@ def _(event: ev.RequestDeadlineExtended, state: SubjectState[V]) -> SubjectState
 
 @evolve.register
 def _(event: ev.ErasureRequested, state: SubjectState[V]) -> SubjectState[V]:
-    state.open_requests[event.request_ref] = "erasure"
-    state.request_received[event.request_ref] = event.occurred_at
+    _open_request(state, event, "erasure")
     return state
 
 
@@ -206,6 +204,12 @@ def _(event: ev.ControllerTransferred, state: SubjectState[V]) -> SubjectState[V
 def _(event: ev.RequestForwarded, state: SubjectState[V]) -> SubjectState[V]:
     state.forwarded_requests[event.request_ref] = event.forwarded_to
     return state
+
+
+def _open_request(state: SubjectState[V], event: ev.AccessRequested | ev.ErasureRequested,
+                  kind: str) -> None:
+    state.open_requests[event.request_ref] = kind
+    state.request_received[event.request_ref] = event.occurred_at
 
 
 def _close_request(state: SubjectState[V], request_ref: str) -> None:

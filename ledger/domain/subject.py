@@ -241,12 +241,7 @@ class DataSubject(SubjectRules, Aggregate):
     def request_access(
         self, policy: Policy, act: ActContext, *, request_ref: str, channel: str
     ) -> None:
-        self._require_we_are_controller(policy)
-        self._require_new_request(request_ref)
-        self.trigger_event(
-            ev.AccessRequested, request_ref=request_ref, channel=channel,
-            **act.event_fields(policy),
-        )
+        self._receive_request(ev.AccessRequested, policy, act, request_ref, channel)
 
     def forward_request(
         self, policy: Policy, act: ActContext, *, request_ref: str, request_kind: str,
@@ -307,11 +302,18 @@ class DataSubject(SubjectRules, Aggregate):
     def request_erasure(
         self, policy: Policy, act: ActContext, *, request_ref: str, channel: str
     ) -> None:
+        self._receive_request(ev.ErasureRequested, policy, act, request_ref, channel)
+
+    def _receive_request(
+        self, request: type[ev.AccessRequested | ev.ErasureRequested], policy: Policy,
+        act: ActContext, request_ref: str, channel: str,
+    ) -> None:
+        """A request of the subject's own (art. 15, 17), made to us as its controller,
+        under a reference it has not used before."""
         self._require_we_are_controller(policy)
         self._require_new_request(request_ref)
         self.trigger_event(
-            ev.ErasureRequested, request_ref=request_ref, channel=channel,
-            **act.event_fields(policy),
+            request, request_ref=request_ref, channel=channel, **act.event_fields(policy),
         )
 
     def check_erasure_request(self, request_ref: str) -> None:

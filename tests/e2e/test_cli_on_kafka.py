@@ -9,7 +9,6 @@ control), and what the writer refuses comes back as a refusal with its rule.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -24,41 +23,26 @@ import psycopg
 import pytest
 from kafka import KafkaProducer
 
+from tests.kafka_ledger import collected_for_contact, ledger_env, run_cli
+
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(600)]
 
 CANARY = "CANARY-ERASE-KAFKA"
 
 
-def ledger(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "consumers.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
-
-
 def collected(subject: str, tag: str) -> dict[str, Any]:
-    return {
-        "act_id": f"crm-{uuid.uuid4().hex}", "type": "data-collected", "subject_id": subject,
-        "actor": "crm", "occurred_at": "2025-03-03T09:00:00+00:00", "purpose": "contact",
-        "source_system": "crm", "legal_basis": "legitimate-interest",
-        "values": {"name": f"{CANARY} {tag}", "business-email": f"{tag}@example.nl"},
-    }
+    return collected_for_contact(
+        subject, {"name": f"{CANARY} {tag}", "business-email": f"{tag}@example.nl"})
 
 
 @pytest.fixture
 def env(kafka_bootstrap: str, tmp_path: Path) -> dict[str, str]:
-    tag = uuid.uuid4().hex[:12]
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")},
-        "LEDGER_BACKEND": "kafka", "LEDGER_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "LEDGER_LEDGER_TOPIC": f"ledger-{tag}", "LEDGER_INTAKE_TOPIC": f"intake-{tag}",
-        "LEDGER_REJECTED_TOPIC": f"rejected-{tag}",
-        "LEDGER_PARKED_TOPIC": f"parked-{tag}", "LEDGER_PARTITIONS": "2",
-        "LEDGER_DATA_DIR": str(tmp_path / "data"),
-    }
+    return ledger_env(kafka_bootstrap, tmp_path / "data", partitions=2)
 
 
 @pytest.fixture
 def serving(env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
-    assert ledger(env, "topics", "ensure").returncode == 0
+    assert run_cli(env, "topics", "ensure").returncode == 0
     process = subprocess.Popen([sys.executable, "-m", "consumers.cli", "serve"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
@@ -70,7 +54,7 @@ def serving(env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
 
 
 def view(env: dict[str, str], subject: str) -> str:
-    shown = ledger(env, "subject", "show", subject, "--json")
+    shown = run_cli(env, "subject", "show", subject, "--json")
     assert shown.returncode == 0, shown.stderr
     return shown.stdout
 
@@ -87,12 +71,12 @@ def test_erase_by_email_goes_through_serve_and_leaves_the_bystander(
     producer.flush()
     producer.close()
     deadline = time.monotonic() + 60
-    while CANARY not in ledger(env, "subject", "show", victim, "--json").stdout:
+    while CANARY not in run_cli(env, "subject", "show", victim, "--json").stdout:
         assert time.monotonic() < deadline, "serve did not record the acts"
         time.sleep(0.5)
     assert f"{CANARY} victim" in view(env, victim)
 
-    erased = ledger(env, "erase", "--email", "victim@example.nl", "--request", "R-1", "--json")
+    erased = run_cli(env, "erase", "--email", "victim@example.nl", "--request", "R-1", "--json")
     assert erased.returncode == 0, erased.stdout + erased.stderr
     report = orjson.loads(erased.stdout)
     assert report["status"] == "recorded"
@@ -102,7 +86,7 @@ def test_erase_by_email_goes_through_serve_and_leaves_the_bystander(
     assert CANARY not in view(env, victim)
     assert f"{CANARY} bystander" in view(env, bystander), "positive control"
     # The lookup entry went with the scope that held the address.
-    again = ledger(env, "erase", "--email", "victim@example.nl", "--request", "R-2")
+    again = run_cli(env, "erase", "--email", "victim@example.nl", "--request", "R-2")
     assert again.returncode == 2  # a look-up that finds nobody: usage
     assert "no subject is indexed" in again.stderr
 
@@ -111,7 +95,7 @@ def test_an_erasure_the_writer_refuses_comes_back_with_its_rule(
     env: dict[str, str], serving: subprocess.Popen[str],
 ) -> None:
     unknown = str(uuid.uuid4())
-    refused = ledger(env, "erase", unknown, "--request", "R-9", "--json")
+    refused = run_cli(env, "erase", unknown, "--request", "R-9", "--json")
     assert refused.returncode == 1, refused.stdout + refused.stderr
     report = orjson.loads(refused.stdout)
     assert report["status"] == "rejected"
@@ -133,10 +117,10 @@ def test_retention_enforcement_on_kafka_shreds_what_is_due_and_only_plans_the_fu
              "purpose": "service-delivery"}
     source = tmp_path / "acts.jsonl"
     source.write_bytes(orjson.dumps(act) + b"\n" + orjson.dumps(ended) + b"\n")
-    recorded = ledger(env, "record", str(source))  # waits for serve's answers
+    recorded = run_cli(env, "record", str(source))  # waits for serve's answers
     assert recorded.returncode == 0, recorded.stdout + recorded.stderr
 
-    today = ledger(env, "retention", "enforce", "--json")
+    today = run_cli(env, "retention", "enforce", "--json")
     assert today.returncode == 0, today.stdout + today.stderr
     expired = orjson.loads(today.stdout)["expired"]
     assert [(e["subject_id"], e["scope"]) for e in expired] == [
@@ -145,8 +129,8 @@ def test_retention_enforcement_on_kafka_shreds_what_is_due_and_only_plans_the_fu
     assert f"{CANARY} name" not in shown
     assert f"{CANARY} invoice" in shown  # kept by fiscal law
 
-    future = ledger(env, "retention", "enforce", "--now", "2033-01-01T00:00:00+00:00",
-                    "--json")
+    future = run_cli(env, "retention", "enforce", "--now", "2033-01-01T00:00:00+00:00",
+                     "--json")
     assert future.returncode == 0, future.stdout + future.stderr
     plan = orjson.loads(future.stdout)
     assert plan["dry_run"] is True
@@ -166,7 +150,7 @@ def test_record_on_kafka_gives_one_verdict_per_line_from_the_writers(
              orjson.dumps(refused), orjson.dumps(good)]
     source = tmp_path / "acts.jsonl"
     source.write_bytes(b"\n".join(lines) + b"\n")
-    result = ledger(env, "record", str(source), "--json")
+    result = run_cli(env, "record", str(source), "--json")
     assert result.returncode == 1, result.stdout + result.stderr  # a line was rejected
     *verdicts, summary = [orjson.loads(line) for line in result.stdout.splitlines()]
     assert [(v["line"], v["status"], v["rule"]) for v in verdicts] == [
@@ -189,10 +173,10 @@ def test_an_act_id_sent_again_with_other_values_is_rejected_by_the_writer_as_a_c
     other = {**good, "values": {"name": f"{CANARY} other"}}
     source = tmp_path / "acts.jsonl"
     source.write_bytes(orjson.dumps(good) + b"\n")
-    first = ledger(env, "record", str(source), "--json")
+    first = run_cli(env, "record", str(source), "--json")
     assert first.returncode == 0, first.stdout + first.stderr
     source.write_bytes(orjson.dumps(other) + b"\n")
-    result = ledger(env, "record", str(source), "--json")
+    result = run_cli(env, "record", str(source), "--json")
     assert result.returncode == 1, result.stdout + result.stderr
     verdict = orjson.loads(result.stdout.splitlines()[0])
     assert (verdict["status"], verdict["rule"]) == ("rejected", "act-id-conflict")
@@ -216,7 +200,7 @@ def test_on_kafka_with_postgres_keys_and_shard_projections_live_in_postgres(
 
     drop()
     with_pg = {**env, "LEDGER_POSTGRES_DSN": postgres_dsn}
-    assert ledger(with_pg, "topics", "ensure").returncode == 0
+    assert run_cli(with_pg, "topics", "ensure").returncode == 0
     process = subprocess.Popen([sys.executable, "-m", "consumers.cli", "serve"], env=with_pg,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
@@ -224,7 +208,7 @@ def test_on_kafka_with_postgres_keys_and_shard_projections_live_in_postgres(
         source = tmp_path / "acts.jsonl"
         source.write_bytes(b"\n".join(orjson.dumps(collected(s, f"pg{n}"))
                                       for n, s in enumerate(subjects)) + b"\n")
-        recorded = ledger(with_pg, "record", str(source), "--json")
+        recorded = run_cli(with_pg, "record", str(source), "--json")
         assert recorded.returncode == 0, recorded.stdout + recorded.stderr
         for n, subject in enumerate(subjects):
             assert f"{CANARY} pg{n}" in view(with_pg, subject)
@@ -275,7 +259,7 @@ def test_one_act_gets_the_same_rule_and_reason_from_every_entry_point(
                     "LEDGER_DATA_DIR": str(tmp_path / "embedded")}
 
     def verdicts(run_env: dict[str, str]) -> list[tuple[Any, ...]]:
-        result = ledger(run_env, "record", str(source), "--json")
+        result = run_cli(run_env, "record", str(source), "--json")
         assert result.returncode == 1, result.stdout + result.stderr
         assert CANARY not in result.stdout + result.stderr
         return [(v["line"], v["status"], v["act_id"], v["rule"], v["reason"])
@@ -322,8 +306,8 @@ def test_one_act_gets_the_same_rule_and_reason_from_every_entry_point(
 def test_an_act_nobody_answers_is_pending_with_its_own_exit_code(
     env: dict[str, str],
 ) -> None:
-    assert ledger(env, "topics", "ensure").returncode == 0
-    result = ledger(env, "erase", str(uuid.uuid4()), "--request", "DSAR-9", "--wait", "1",
-                    "--json")
+    assert run_cli(env, "topics", "ensure").returncode == 0
+    result = run_cli(env, "erase", str(uuid.uuid4()), "--request", "DSAR-9", "--wait", "1",
+                     "--json")
     assert result.returncode == 6, result.stdout + result.stderr
     assert orjson.loads(result.stdout)["status"] == "pending"

@@ -13,10 +13,8 @@ numbers a shard written before the tree existed.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -25,7 +23,7 @@ from typing import Any
 
 import orjson
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 
 from ledger.audit.checkpoint import ledger_key_name, shard_origin
 from ledger.audit.signer import Cadence, CheckpointSigner
@@ -34,6 +32,7 @@ from ledger.config import KafkaSettings
 from ledger.kafka.admin import ensure_topics, required_topic_specs
 from ledger.kafka.audit_log import HEADER_SEQUENCE, KafkaAuditLog, read_tree
 from ledger.kafka.recorder import KafkaApplicationRecorder, ShardAddress
+from tests.kafka_ledger import ledger_env, read_to_end, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -49,8 +48,7 @@ class Ledger:
     intake: str
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "consumers.cli", *args], env=self.env,
-                              capture_output=True, text=True, timeout=300, check=False)
+        return run_cli(self.env, *args)
 
     def serve_until_idle(self, idle_s: float = 5.0) -> None:
         result = self.cli("serve", "--batch-size", "50", "--exit-when-idle", str(idle_s))
@@ -65,15 +63,8 @@ class Ledger:
 
 @pytest.fixture
 def ledger(kafka_bootstrap: str, tmp_path: Path) -> Ledger:
-    tag = uuid.uuid4().hex[:12]
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")},
-        "LEDGER_BACKEND": "kafka", "LEDGER_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "LEDGER_LEDGER_TOPIC": f"ledger-{tag}", "LEDGER_INTAKE_TOPIC": f"intake-{tag}",
-        "LEDGER_REJECTED_TOPIC": f"rejected-{tag}", "LEDGER_PARKED_TOPIC": f"parked-{tag}",
-        "LEDGER_PARTITIONS": str(PARTITIONS), "LEDGER_DATA_DIR": str(tmp_path / "data"),
-        "LEDGER_CHECKPOINT_EVERY_EVENTS": "40", "LEDGER_CHECKPOINT_EVERY_SECONDS": "1",
-    }
+    env = ledger_env(kafka_bootstrap, tmp_path / "data", partitions=PARTITIONS,
+                     LEDGER_CHECKPOINT_EVERY_EVENTS="40", LEDGER_CHECKPOINT_EVERY_SECONDS="1")
     made = Ledger(env, kafka_bootstrap, env["LEDGER_LEDGER_TOPIC"], env["LEDGER_INTAKE_TOPIC"])
     assert made.cli("topics", "ensure").returncode == 0
     return made
@@ -97,20 +88,7 @@ def produce_acts(ledger: Ledger, count: int, tag: str = "a") -> set[str]:
 
 
 def read_partition(ledger: Ledger, partition: int) -> list[Any]:
-    consumer = KafkaConsumer(bootstrap_servers=ledger.bootstrap, group_id=None,
-                             enable_auto_commit=False, isolation_level="read_committed")
-    where = TopicPartition(ledger.topic, partition)
-    consumer.assign([where])
-    consumer.seek_to_beginning(where)
-    end = consumer.end_offsets([where])[where]
-    records: list[Any] = []
-    deadline = time.monotonic() + 120
-    while consumer.position(where) < end:
-        assert time.monotonic() < deadline
-        for batch in consumer.poll(timeout_ms=500).values():
-            records += batch
-    consumer.close()
-    return records
+    return read_to_end(ledger.bootstrap, ledger.topic, [partition])
 
 
 def sequences(records: list[Any]) -> list[int | None]:

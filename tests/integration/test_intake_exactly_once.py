@@ -9,10 +9,8 @@ personal value of the test data.
 
 from __future__ import annotations
 
-import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,9 +23,10 @@ from typing import Any
 
 import orjson
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
-from tests.kafka_fixtures import load_broker_module
+from tests.kafka_fixtures import broker_of_its_own
+from tests.kafka_ledger import ledger_env, read_to_end
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -68,18 +67,8 @@ def ledger(kafka_bootstrap: str, tmp_path: Path) -> Ledger:
 
 
 def make_ledger(kafka_bootstrap: str, tmp_path: Path) -> Ledger:
-    tag = uuid.uuid4().hex[:12]
-    env = {
-        **os.environ,
-        "LEDGER_BACKEND": "kafka",
-        "LEDGER_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "LEDGER_LEDGER_TOPIC": f"ledger-{tag}",
-        "LEDGER_INTAKE_TOPIC": f"intake-{tag}",
-        "LEDGER_REJECTED_TOPIC": f"rejected-{tag}",
-        "LEDGER_PARKED_TOPIC": f"parked-{tag}",
-        "LEDGER_PARTITIONS": str(PARTITIONS),
-        "LEDGER_DATA_DIR": str(tmp_path / "data"),
-    }
+    env = ledger_env(kafka_bootstrap, tmp_path / "data", partitions=PARTITIONS,
+                     inherit_ledger_settings=True)
     subprocess.run([sys.executable, "-m", "consumers.cli", "topics", "ensure"], env=env,
                    check=True, capture_output=True, timeout=120)
     return Ledger(env, kafka_bootstrap, env["LEDGER_LEDGER_TOPIC"],
@@ -120,20 +109,8 @@ def produce_acts(ledger: Ledger, count: int, seed: int = 7) -> Workload:
 
 
 def read_topic(ledger: Ledger, topic: str) -> list[tuple[bytes | None, bytes, dict[str, bytes]]]:
-    consumer = KafkaConsumer(bootstrap_servers=ledger.bootstrap, group_id=None,
-                             enable_auto_commit=False, isolation_level="read_committed")
-    partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-    consumer.assign(partitions)
-    consumer.seek_to_beginning(*partitions)
-    end = consumer.end_offsets(partitions)
-    records = []
-    deadline = time.monotonic() + 120
-    while any(consumer.position(p) < end[p] for p in partitions):
-        assert time.monotonic() < deadline, "could not read the topic to its end"
-        for batch in consumer.poll(timeout_ms=500).values():
-            records += [(r.key, r.value, dict(r.headers or [])) for r in batch]
-    consumer.close()
-    return records
+    return [(r.key, r.value, dict(r.headers or []))
+            for r in read_to_end(ledger.bootstrap, topic, range(PARTITIONS))]
 
 
 def assert_exactly_once(ledger: Ledger, workload: Workload) -> None:
@@ -197,23 +174,10 @@ def test_a_second_writer_for_the_same_shards_fences_the_first(ledger: Ledger) ->
     assert_exactly_once(ledger, workload)
 
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def restartable_broker(tmp_path: Path) -> Iterator[Any]:
     """A broker of this test's own, on fixed ports, so it can stop and come back."""
-    module = load_broker_module()
-    broker = module.LocalKafkaBroker(
-        tmp_path / "broker", port=free_port(), controller_port=free_port(),
-        lib_dir=Path(__file__).resolve().parents[2] / "docker" / "kafka" / "target" / "lib")
-    broker.start()
-    yield broker
-    broker.stop()
+    yield from broker_of_its_own(tmp_path / "broker")
 
 
 def test_broker_stopped_and_restarted_mid_run_loses_and_doubles_nothing(

@@ -39,6 +39,7 @@ from ledger.domain.acts import ActContext
 from ledger.errors import KeyStoreError
 from ledger.kafka.admin import ensure_topics, required_topic_specs
 from ledger.policy import load_policy
+from tests.kafka_ledger import read_to_end
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -58,6 +59,21 @@ def faulty_app(hook: Hook) -> type[LedgerApplication]:
             super().collect_data(subject_id, act, **kwargs)
 
     return FaultyApplication
+
+
+class FailingAct:
+    """A hook for ``faulty_app``: the act ``act_id`` fails (an error quoting a canary) on
+    its first ``times`` tries, or on every try; ``tries`` counts every act's tries."""
+
+    def __init__(self, act_id: str, *, times: int | None = None) -> None:
+        self.act_id = act_id
+        self.times = times
+        self.tries: Counter[str] = Counter()
+
+    def __call__(self, act_id: str) -> None:
+        self.tries[act_id] += 1
+        if act_id == self.act_id and (self.times is None or self.tries[act_id] <= self.times):
+            raise RuntimeError(f"{CANARY} fails: {act_id}")
 
 
 @dataclass
@@ -154,22 +170,9 @@ class Record:
 
 
 def read_topic(settings: Settings, topic: str) -> list[Record]:
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers,
-                             group_id=None, enable_auto_commit=False,
-                             isolation_level="read_committed")
-    partition = TopicPartition(topic, 0)
-    consumer.assign([partition])
-    consumer.seek_to_beginning(partition)
-    end = consumer.end_offsets([partition])[partition]
-    records = []
-    deadline = time.monotonic() + 60
-    while consumer.position(partition) < end:
-        assert time.monotonic() < deadline, f"could not read {topic} to its end"
-        for batch in consumer.poll(timeout_ms=200).values():
-            records += [Record(r.offset, r.key, r.value,
-                               dict(r.headers or [])) for r in batch]
-    consumer.close()
-    return records
+    return [Record(r.offset, r.key, r.value, dict(r.headers or []))
+            for r in read_to_end(settings.kafka.bootstrap_servers, topic, [0],
+                                 within_s=60, poll_ms=200)]
 
 
 def recorded_act_ids(settings: Settings) -> Counter[str]:
@@ -251,19 +254,13 @@ def test_an_act_that_fails_twice_unexpectedly_is_retried_and_recorded_once(
     settings: Settings,
 ) -> None:
     act_ids = produce_acts(settings, 5)
-    tries: Counter[str] = Counter()
-
-    def fails_twice(act_id: str) -> None:
-        tries[act_id] += 1
-        if act_id == "act-2" and tries[act_id] <= 2:
-            raise RuntimeError(f"{CANARY} flaky")
-
+    fails_twice = FailingAct("act-2", times=2)
     shard = Shard(settings, lambda: open_key_store(settings), faulty_app(fails_twice))
     shard.supervise(end=len(act_ids), restarts=PARK_AFTER_FAILURES)
 
     assert rejected_rules(settings) == [], "a passing fault was turned into a rejection"
     assert [type(e).__name__ for e in shard.failures] == ["RuntimeError"] * 2
-    assert tries["act-2"] == 3
+    assert fails_twice.tries["act-2"] == 3
     assert recorded_act_ids(settings) == Counter(dict.fromkeys(act_ids, 1))
     assert read_topic(settings, settings.kafka.parked_topic) == []
     committed = committed_intake(settings)
@@ -277,18 +274,12 @@ def test_a_poison_act_is_parked_after_its_tries_and_the_shard_goes_on(
     settings: Settings,
 ) -> None:
     act_ids = produce_acts(settings, 6)
-    tries: Counter[str] = Counter()
-
-    def poison(act_id: str) -> None:
-        tries[act_id] += 1
-        if act_id == "act-2":
-            raise RuntimeError(f"{CANARY} poison: {act_id}")
-
+    poison = FailingAct("act-2")
     shard = Shard(settings, lambda: open_key_store(settings), faulty_app(poison))
     shard.supervise(end=len(act_ids), restarts=PARK_AFTER_FAILURES + 1)
 
     assert [type(e).__name__ for e in shard.failures] == ["RuntimeError"] * PARK_AFTER_FAILURES
-    assert tries["act-2"] == PARK_AFTER_FAILURES  # parked without a further try
+    assert poison.tries["act-2"] == PARK_AFTER_FAILURES  # parked without a further try
     assert rejected_rules(settings) == [], "the poison act was rejected as if refused"
     # The shard moved on: every other act, before and after it, is recorded once.
     assert recorded_act_ids(settings) == Counter(

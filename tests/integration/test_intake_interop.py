@@ -11,11 +11,9 @@ set to `murmur2_random` needs no hop at all.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 import zlib
 from collections import defaultdict
@@ -25,9 +23,9 @@ from typing import Any
 import orjson
 import pytest
 from confluent_kafka import Producer
-from kafka import KafkaConsumer, TopicPartition
 
 from ledger.kafka.partitioning import shard_of
+from tests.kafka_ledger import ledger_env, read_to_end
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -79,36 +77,18 @@ def produce_with_confluent(bootstrap: str, topic: str, acts: list[dict[str, Any]
 
 
 def read_topic(bootstrap: str, topic: str) -> list[Any]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                             enable_auto_commit=False, isolation_level="read_committed")
-    partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-    consumer.assign(partitions)
-    consumer.seek_to_beginning(*partitions)
-    end = consumer.end_offsets(partitions)
-    records = []
-    deadline = time.monotonic() + 120
-    while any(consumer.position(p) < end[p] for p in partitions):
-        assert time.monotonic() < deadline, "could not read the topic to its end"
-        for batch in consumer.poll(timeout_ms=500).values():
-            records += batch
-    consumer.close()
-    return records
+    return read_to_end(bootstrap, topic, range(PARTITIONS))
 
 
 def test_acts_from_kcat_and_confluent_kafka_are_recorded_once_in_order(
     kafka_bootstrap: str, tmp_path: Path,
 ) -> None:
-    tag = uuid.uuid4().hex[:12]
-    env = {
-        **os.environ, "LEDGER_BACKEND": "kafka", "LEDGER_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "LEDGER_LEDGER_TOPIC": f"ledger-{tag}", "LEDGER_INTAKE_TOPIC": f"intake-{tag}",
-        "LEDGER_REJECTED_TOPIC": f"rejected-{tag}", "LEDGER_PARKED_TOPIC": f"parked-{tag}",
-        "LEDGER_PARTITIONS": str(PARTITIONS), "LEDGER_DATA_DIR": str(tmp_path / "data"),
-    }
+    env = ledger_env(kafka_bootstrap, tmp_path / "data", partitions=PARTITIONS,
+                     inherit_ledger_settings=True)
     cli = [sys.executable, "-m", "consumers.cli"]
     subprocess.run([*cli, "topics", "ensure"], env=env, check=True, capture_output=True,
                    timeout=120)
-    intake = f"intake-{tag}"
+    intake = env["LEDGER_INTAKE_TOPIC"]
     by_kcat, by_confluent, by_murmur = acts_of("kc", 20), acts_of("ck", 20), acts_of("mm", 10)
     produce_with_kcat(kafka_bootstrap, intake, by_kcat)
     produce_with_confluent(kafka_bootstrap, intake, by_confluent)  # its default: CRC32
@@ -135,7 +115,7 @@ def test_acts_from_kcat_and_confluent_kafka_are_recorded_once_in_order(
 
     every = by_kcat + by_confluent + by_murmur
     refused = {a["act_id"] for a in every if "job-title" in a["values"]}
-    events = read_topic(kafka_bootstrap, f"ledger-{tag}")
+    events = read_topic(kafka_bootstrap, env["LEDGER_LEDGER_TOPIC"])
     recorded: dict[str, list[str]] = defaultdict(list)
     for record in events:
         headers = dict(record.headers or [])
@@ -149,7 +129,8 @@ def test_acts_from_kcat_and_confluent_kafka_are_recorded_once_in_order(
         subject = subject_acts[0]["subject_id"]
         expected = [a["act_id"] for a in subject_acts if a["act_id"] not in refused]
         assert recorded[subject] == expected
-    rejected = [orjson.loads(r.value) for r in read_topic(kafka_bootstrap, f"rejected-{tag}")]
+    rejected = [orjson.loads(r.value)
+                for r in read_topic(kafka_bootstrap, env["LEDGER_REJECTED_TOPIC"])]
     assert sorted(r["act_id"] for r in rejected) == sorted(refused)
     assert {r["rule"] for r in rejected} == {"category-not-in-purpose"}
 

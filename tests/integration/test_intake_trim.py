@@ -12,7 +12,6 @@ how long that took (README, "On Kafka", states the bound).
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -24,11 +23,11 @@ from typing import Any
 
 import orjson
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
 from ledger.kafka.partitioning import shard_of
-from tests.integration.test_intake_exactly_once import free_port
-from tests.kafka_fixtures import load_broker_module
+from tests.kafka_fixtures import broker_of_its_own
+from tests.kafka_ledger import collected_for_contact, ledger_env, read_to_end, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -39,31 +38,10 @@ DELETE_DELAY_MS = 1000
 SEGMENT_MS = 2000
 
 
-def ledger_env(bootstrap: str, tmp_path: Path, **extra: str) -> dict[str, str]:
-    tag = uuid.uuid4().hex[:12]
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")},
-        "LEDGER_BACKEND": "kafka", "LEDGER_KAFKA_BOOTSTRAP": bootstrap,
-        "LEDGER_LEDGER_TOPIC": f"ledger-{tag}", "LEDGER_INTAKE_TOPIC": f"intake-{tag}",
-        "LEDGER_REJECTED_TOPIC": f"rejected-{tag}", "LEDGER_PARKED_TOPIC": f"parked-{tag}",
-        "LEDGER_PARTITIONS": str(PARTITIONS), "LEDGER_DATA_DIR": str(tmp_path / "data"),
-        **extra,
-    }
-
-
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "consumers.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
-
-
 def collected(subject: str, canary: str, n: int = 0) -> dict[str, Any]:
-    return {
-        "act_id": f"crm-{uuid.uuid4().hex}", "type": "data-collected", "subject_id": subject,
-        "actor": "crm", "occurred_at": "2025-03-03T09:00:00+00:00", "purpose": "contact",
-        "source_system": "crm", "legal_basis": "legitimate-interest",
-        "values": {"name": f"{canary}-{n}",
-                   "business-email": f"{canary.lower()}-{subject[:8]}-{n}@example.nl"},
-    }
+    return collected_for_contact(subject, {
+        "name": f"{canary}-{n}",
+        "business-email": f"{canary.lower()}-{subject[:8]}-{n}@example.nl"})
 
 
 def produce(bootstrap: str, topic: str, acts: list[dict[str, Any]]) -> None:
@@ -76,20 +54,8 @@ def produce(bootstrap: str, topic: str, acts: list[dict[str, Any]]) -> None:
 
 def readable(bootstrap: str, topic: str) -> list[Any]:
     """Every record a reader can still get from ``topic`` (read_uncommitted: all)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                             enable_auto_commit=False)
-    partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-    consumer.assign(partitions)
-    consumer.seek_to_beginning(*partitions)
-    end = consumer.end_offsets(partitions)
-    records = []
-    deadline = time.monotonic() + 60
-    while any(consumer.position(p) < end[p] for p in partitions):
-        assert time.monotonic() < deadline, "could not read the topic to its end"
-        for batch in consumer.poll(timeout_ms=200).values():
-            records += batch
-    consumer.close()
-    return records
+    return read_to_end(bootstrap, topic, range(PARTITIONS),
+                       isolation_level="read_uncommitted", within_s=60, poll_ms=200)
 
 
 def canaries_readable(bootstrap: str, topic: str, canary: str) -> int:
@@ -127,8 +93,8 @@ def serving() -> Iterator[Any]:
 def test_recorded_acts_cannot_be_read_from_the_intake_topic_and_unrecorded_ones_stay(
     kafka_bootstrap: str, tmp_path: Path, serving: Any,
 ) -> None:
-    env = ledger_env(kafka_bootstrap, tmp_path)
-    assert cli(env, "topics", "ensure").returncode == 0
+    env = ledger_env(kafka_bootstrap, tmp_path / "data", partitions=PARTITIONS)
+    assert run_cli(env, "topics", "ensure").returncode == 0
     intake = env["LEDGER_INTAKE_TOPIC"]
     subjects: dict[int, list[str]] = {shard: [] for shard in range(PARTITIONS)}
     while min(len(s) for s in subjects.values()) < 5:
@@ -148,22 +114,17 @@ def test_recorded_acts_cannot_be_read_from_the_intake_topic_and_unrecorded_ones_
                     "shard 0's recorded acts to be cut off the intake topic")
     print(f"recorded acts unreadable on the intake topic {took:.1f} s after serve started")
     assert canaries_readable(kafka_bootstrap, intake, waiting) == 5  # not recorded: kept
-    shown = cli(env, "subject", "show", subjects[0][0], "--json")
+    shown = run_cli(env, "subject", "show", subjects[0][0], "--json")
     assert f"{served}-0" in shown.stdout  # recorded, and readable where it belongs
 
 
 @pytest.fixture
 def quick_cleanup_broker(tmp_path: Path) -> Iterator[Any]:
     """A broker of this test's own whose log clean-up runs every second."""
-    module = load_broker_module()
-    broker = module.LocalKafkaBroker(
-        tmp_path / "broker", port=free_port(), controller_port=free_port(),
-        lib_dir=Path(__file__).resolve().parents[2] / "docker" / "kafka" / "target" / "lib",
+    yield from broker_of_its_own(
+        tmp_path / "broker",
         extra_properties={"log.retention.check.interval.ms": str(CHECK_INTERVAL_MS),
                           "log.segment.delete.delay.ms": str(DELETE_DELAY_MS)})
-    broker.start()
-    yield broker
-    broker.stop()
 
 
 def files_holding(root: Path, needle: bytes, *, under: str = "") -> list[Path]:
@@ -187,8 +148,9 @@ def test_an_erased_subjects_intake_bytes_leave_the_brokers_disk(
 ) -> None:
     bootstrap = quick_cleanup_broker.bootstrap_servers
     log_dirs = quick_cleanup_broker.data_dir
-    env = ledger_env(bootstrap, tmp_path, LEDGER_INTAKE_SEGMENT_MS=str(SEGMENT_MS))
-    assert cli(env, "topics", "ensure").returncode == 0
+    env = ledger_env(bootstrap, tmp_path / "data", partitions=PARTITIONS,
+                     LEDGER_INTAKE_SEGMENT_MS=str(SEGMENT_MS))
+    assert run_cli(env, "topics", "ensure").returncode == 0
     intake = env["LEDGER_INTAKE_TOPIC"]
     serving(env)
 
@@ -207,7 +169,7 @@ def test_an_erased_subjects_intake_bytes_leave_the_brokers_disk(
     assert files_holding(log_dirs, canary.encode(), under=intake)
     wait_for(lambda: canaries_readable(bootstrap, intake, canary) == 0,
              "the victim's acts to be recorded and cut off the intake topic")
-    erased = cli(env, "erase", victim, "--request", "DSAR-1", "--json")
+    erased = run_cli(env, "erase", victim, "--request", "DSAR-1", "--json")
     assert erased.returncode == 0, erased.stdout + erased.stderr
     assert orjson.loads(erased.stdout)["shredded_scopes"] == ["general-contact"]
 

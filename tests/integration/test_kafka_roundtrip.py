@@ -8,15 +8,15 @@ headers (event type, policy version...) travel with each record.
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
 from ledger.kafka.admin import TopicSpec, ensure_topics
+from tests.kafka_ledger import read_to_end
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -86,30 +86,11 @@ def send_all(producer: KafkaProducer, topic: str, records: list[Record]) -> None
     producer.flush(timeout=30)
 
 
-def read_to_end(bootstrap: str, topic: str, isolation_level: str) -> list[Record]:
+def read_all(bootstrap: str, topic: str, isolation_level: str) -> list[Record]:
     """Every record a consumer with ``isolation_level`` sees, up to the end it reports."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        isolation_level=isolation_level,
-        enable_auto_commit=False,
-        group_id=None,
-    )
-    try:
-        partition = TopicPartition(topic, 0)
-        consumer.assign([partition])
-        consumer.seek_to_beginning(partition)
-        # For read_committed the end offset is the last stable offset: past the abort
-        # marker and the records after it, so stopping there cannot hide a leak.
-        end = consumer.end_offsets([partition])[partition]
-        seen: list[Record] = []
-        deadline = time.monotonic() + 30
-        while consumer.position(partition) < end:
-            assert time.monotonic() < deadline, f"consumer stuck before offset {end}"
-            for batch in consumer.poll(timeout_ms=500).values():
-                seen.extend((r.key, r.value, list(r.headers)) for r in batch)
-        return seen
-    finally:
-        consumer.close()
+    return [(r.key, r.value, list(r.headers))
+            for r in read_to_end(bootstrap, topic, [0], isolation_level=isolation_level,
+                                 within_s=30)]
 
 
 def test_read_committed_sees_committed_records_with_headers_and_never_aborted_ones(
@@ -130,8 +111,8 @@ def test_read_committed_sees_committed_records_with_headers_and_never_aborted_on
     send_all(producer, topic, COMMITTED_AFTER_ABORT)
     finish_within(TRANSACTION_END_TIMEOUT_S, producer.commit_transaction)
 
-    committed = read_to_end(kafka_bootstrap, topic, "read_committed")
-    everything = read_to_end(kafka_bootstrap, topic, "read_uncommitted")
+    committed = read_all(kafka_bootstrap, topic, "read_committed")
+    everything = read_all(kafka_bootstrap, topic, "read_uncommitted")
 
     assert committed == COMMITTED_FIRST + COMMITTED_AFTER_ABORT
     # The aborted records did reach the log: read_committed filtered them out.

@@ -119,6 +119,27 @@ def wait_for(condition: Any, what: str, timeout_s: float = 180.0) -> float:
     return time.monotonic()
 
 
+def start_serving_every_shard(ledger: Ledger, started: list[Instance]) -> Instance:
+    """The first instance, once the group has given it every shard."""
+    first = start(ledger, started)
+    wait_for(lambda: first.serving() == list(range(PARTITIONS)), "the first instance's shards")
+    return first
+
+
+def wait_for_a_shard_to_move(first: Instance, second: Instance, what: str) -> float:
+    """Waits until the cooperative protocol has moved a shard from ``first`` to the
+    newly started ``second``; returns when."""
+    return wait_for(lambda: second.serving() and len(first.serving()) < PARTITIONS, what)
+
+
+def stop_all(started: list[Instance], *, allowed: tuple[int, ...] = (0,)) -> None:
+    for instance in started:
+        if instance.process.poll() is None:
+            instance.process.send_signal(signal.SIGTERM)
+        _, stderr = instance.process.communicate(timeout=120)
+        assert instance.process.returncode in allowed, stderr[-2000:]
+
+
 def all_consumed(ledger: Ledger) -> bool:
     """The intake group's committed offsets have reached the end of every partition."""
     partitions = [TopicPartition(ledger.intake_topic, p) for p in range(PARTITIONS)]
@@ -137,12 +158,9 @@ def test_a_killed_instance_s_shards_are_taken_over_and_nothing_is_lost_or_double
     group_ledger: Ledger, instances: list[Instance],
 ) -> None:
     ledger = group_ledger
-    first = start(ledger, instances)
-    wait_for(lambda: first.serving() == list(range(PARTITIONS)), "the first instance's shards")
+    first = start_serving_every_shard(ledger, instances)
     second = start(ledger, instances)
-    # The cooperative protocol moves a shard from the first to the second.
-    wait_for(lambda: second.serving() and len(first.serving()) < PARTITIONS,
-             "the second instance to get a shard")
+    wait_for_a_shard_to_move(first, second, "the second instance to get a shard")
     assert sorted(first.serving() + second.serving()) == list(range(PARTITIONS))
 
     workload = produce_acts(ledger, 10_000, seed=23)
@@ -162,32 +180,20 @@ def test_a_killed_instance_s_shards_are_taken_over_and_nothing_is_lost_or_double
           f"(session timeout {SESSION_TIMEOUT_MS / 1000:.0f} s)")
 
     wait_for(lambda: all_consumed(ledger), "every act to be consumed", timeout_s=300)
-    second.process.send_signal(signal.SIGTERM)
-    _, stderr = second.process.communicate(timeout=120)
-    assert second.process.returncode == 0, stderr[-2000:]
+    stop_all([second])
     assert_exactly_once(ledger, workload)
-
-
-def stop_all(started: list[Instance], *, allowed: tuple[int, ...] = (0,)) -> None:
-    for instance in started:
-        if instance.process.poll() is None:
-            instance.process.send_signal(signal.SIGTERM)
-        _, stderr = instance.process.communicate(timeout=120)
-        assert instance.process.returncode in allowed, stderr[-2000:]
 
 
 def test_an_instance_added_mid_run_takes_shards_and_nothing_is_lost_or_doubled(
     group_ledger: Ledger, instances: list[Instance],
 ) -> None:
     ledger = group_ledger
-    first = start(ledger, instances)
-    wait_for(lambda: first.serving() == list(range(PARTITIONS)), "the first instance's shards")
+    first = start_serving_every_shard(ledger, instances)
     workload = produce_acts(ledger, 10_000, seed=29)
     wait_for(lambda: len(first.batches()) >= 2, "the first instance to commit batches")
 
     second = start(ledger, instances)  # a rebalance while the first is recording
-    moved_at = wait_for(lambda: second.serving() and len(first.serving()) < PARTITIONS,
-                        "a shard to move to the new instance")
+    moved_at = wait_for_a_shard_to_move(first, second, "a shard to move to the new instance")
     assert sorted(first.serving() + second.serving()) == list(range(PARTITIONS))
     assert any(at < moved_at for at, _ in first.batches(set(second.serving()))), (
         "the moved shard was being recorded by the first instance")
@@ -206,11 +212,9 @@ def test_a_zombie_of_an_old_generation_cannot_commit(
     it either drops the shards it lost and rejoins, or stops (exit 3 or 4; a supervisor
     restarts it)."""
     ledger = group_ledger
-    first = start(ledger, instances)
-    wait_for(lambda: first.serving() == list(range(PARTITIONS)), "the first instance's shards")
+    first = start_serving_every_shard(ledger, instances)
     second = start(ledger, instances)
-    wait_for(lambda: second.serving() and len(first.serving()) < PARTITIONS,
-             "the second instance to get a shard")
+    wait_for_a_shard_to_move(first, second, "the second instance to get a shard")
     workload = produce_acts(ledger, 10_000, seed=31)
     wait_for(first.batches, "the first instance to commit a batch")
     frozen = set(first.serving())

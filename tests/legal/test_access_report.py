@@ -20,9 +20,9 @@ import orjson
 import pytest
 
 from ledger.policy import load_policy
-from tests.cli_helpers import ledger, record_acts
+from tests.cli_helpers import ledger
 from tests.legal.chromium import rendered_text, screenshot
-from tests.legal.helpers import act
+from tests.legal.helpers import act, recorded_ledger
 
 pytestmark = pytest.mark.e2e
 
@@ -67,11 +67,7 @@ RAW_CODES = (
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data_dir = tmp_path_factory.mktemp("access") / "data"
-    record_acts(data_dir, ACTS)
-    erased = ledger("erase", BERT, "--request", "DSAR-2", data_dir=data_dir)
-    assert erased.returncode == 0, erased.stdout + erased.stderr
-    return data_dir
+    return recorded_ledger(tmp_path_factory, "access", ACTS, erased=(BERT, "DSAR-2"))
 
 
 def export_of(data: Path, subject: str) -> dict[str, Any]:

@@ -17,8 +17,8 @@ from uuid import uuid4
 import orjson
 import pytest
 
-from tests.cli_helpers import ledger, record_acts
-from tests.legal.helpers import act
+from tests.cli_helpers import ledger
+from tests.legal.helpers import act, recorded_ledger
 
 pytestmark = pytest.mark.e2e
 
@@ -52,11 +52,7 @@ ACTS = [
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data_dir = tmp_path_factory.mktemp("ropa") / "data"
-    record_acts(data_dir, ACTS)
-    erased = ledger("erase", CUSTOMER, "--request", "DSAR-9", data_dir=data_dir)
-    assert erased.returncode == 0, erased.stdout + erased.stderr
-    return data_dir
+    return recorded_ledger(tmp_path_factory, "ropa", ACTS, erased=(CUSTOMER, "DSAR-9"))
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,8 @@ from uuid import uuid4
 
 import pytest
 
-from tests.cli_helpers import ledger, record_acts
-from tests.legal.helpers import act, read_json
+from tests.cli_helpers import ledger
+from tests.legal.helpers import act, read_json, recorded_ledger
 
 pytestmark = pytest.mark.e2e
 
@@ -54,9 +54,7 @@ ACTS = [
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data_dir = tmp_path_factory.mktemp("transfers") / "data"
-    record_acts(data_dir, ACTS)
-    return data_dir
+    return recorded_ledger(tmp_path_factory, "transfers", ACTS)
 
 
 def test_art_4_7_the_subject_view_shows_the_acquirer_as_controller_from_its_date(

@@ -20,6 +20,7 @@ import pytest
 from consumers.backends.embedded import CONFLICT_ATTEMPTS, EmbeddedBackend
 from ledger.application import LedgerApplication
 from ledger.intake.acts import IntakeAct, apply_act, parse_act
+from ledger.outcomes import ActOutcome
 from ledger.policy import load_policy
 
 
@@ -58,44 +59,57 @@ def collected_act_ids(app: LedgerApplication, subject: UUID) -> list[str]:
     return [e.act_id for e in app.history(subject) if type(e).__name__ == "DataCollected"]
 
 
+def they_get_in_first(ours: RacingApplication, theirs: LedgerApplication, subject: UUID,
+                      *, times: int | None) -> list[str]:
+    """Has the other writer record an act of ``subject`` right before each of our saves
+    (the first ``times`` of them; None: every one). Returns its act ids, as it records
+    them."""
+    recorded: list[str] = []
+
+    def record_theirs() -> None:
+        if times is None or len(recorded) < times:
+            recorded.append(f"crm-theirs-{len(recorded)}")
+            apply_act(theirs, act(subject, recorded[-1]))
+
+    ours.before_save = record_theirs
+    return recorded
+
+
+def submitted_by_us(ours: RacingApplication, our_act: IntakeAct) -> ActOutcome:
+    """What the embedded backend on our writer makes of ``our_act``."""
+    (outcome,) = EmbeddedBackend(ours, lambda: pytest.fail("no reads")).submit([our_act])
+    return outcome
+
+
+@pytest.fixture
+def subject(apps: tuple[RacingApplication, LedgerApplication]) -> UUID:
+    """A subject the other writer has recorded an act of."""
+    _, theirs = apps
+    subject = uuid4()
+    apply_act(theirs, act(subject, "crm-0"))
+    return subject
+
+
 def test_a_lost_race_is_tried_again_on_the_reloaded_subject_and_recorded(
-    apps: tuple[RacingApplication, LedgerApplication],
+    apps: tuple[RacingApplication, LedgerApplication], subject: UUID,
 ) -> None:
     ours, theirs = apps
-    subject = uuid4()
-    apply_act(theirs, act(subject, "crm-1"))
-    raced = []
+    raced = they_get_in_first(ours, theirs, subject, times=1)
 
-    def they_get_in_first_once() -> None:
-        if not raced:
-            raced.append(True)
-            apply_act(theirs, act(subject, "crm-2"))
-
-    ours.before_save = they_get_in_first_once
-
-    (outcome,) = EmbeddedBackend(ours, lambda: pytest.fail("no reads")).submit(
-        [act(subject, "crm-3")])
+    outcome = submitted_by_us(ours, act(subject, "crm-ours"))
 
     assert (outcome.status, outcome.rule) == ("recorded", None)
-    assert collected_act_ids(theirs, subject) == ["crm-1", "crm-2", "crm-3"]
+    assert collected_act_ids(theirs, subject) == ["crm-0", *raced, "crm-ours"]
+    assert len(raced) == 1
 
 
 def test_a_race_lost_every_time_is_a_failure_never_a_refusal(
-    apps: tuple[RacingApplication, LedgerApplication],
+    apps: tuple[RacingApplication, LedgerApplication], subject: UUID,
 ) -> None:
     ours, theirs = apps
-    subject = uuid4()
-    apply_act(theirs, act(subject, "crm-0"))
-    lost = []
+    lost = they_get_in_first(ours, theirs, subject, times=None)
 
-    def they_get_in_first() -> None:
-        lost.append(f"crm-theirs-{len(lost)}")
-        apply_act(theirs, act(subject, lost[-1]))
-
-    ours.before_save = they_get_in_first
-
-    (outcome,) = EmbeddedBackend(ours, lambda: pytest.fail("no reads")).submit(
-        [act(subject, "crm-ours")])
+    outcome = submitted_by_us(ours, act(subject, "crm-ours"))
 
     assert (outcome.status, outcome.rule) == ("failed", "conflicting-write")
     assert len(lost) == CONFLICT_ATTEMPTS

@@ -5,9 +5,7 @@ through the intake topic and comes back with what was shredded."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,42 +18,27 @@ from typing import Any
 
 import pytest
 
+from tests.kafka_fixtures import free_port
+from tests.kafka_ledger import ledger_env, run_cli
+
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(600)]
 CANARY = "CANARY-WEB-KAFKA"
 
 
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "consumers.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def env(kafka_bootstrap: str, tmp_path: Path) -> dict[str, str]:
-    tag = uuid.uuid4().hex[:12]
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")},
-        "LEDGER_BACKEND": "kafka", "LEDGER_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "LEDGER_LEDGER_TOPIC": f"ledger-{tag}", "LEDGER_INTAKE_TOPIC": f"intake-{tag}",
-        "LEDGER_REJECTED_TOPIC": f"rejected-{tag}", "LEDGER_PARKED_TOPIC": f"parked-{tag}",
-        "LEDGER_PARTITIONS": "2", "LEDGER_DATA_DIR": str(tmp_path / "data"),
-    }
+    return ledger_env(kafka_bootstrap, tmp_path / "data", partitions=2)
 
 
 @pytest.fixture
 def web(env: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
-    assert _cli(env, "topics", "ensure").returncode == 0
+    assert run_cli(env, "topics", "ensure").returncode == 0
     tokens = {}
     for role, name in (("upstream", "crm-sync"), ("dsar-handler", "hanna")):
-        made = _cli(env, "tokens", "create", "--role", role, "--name", name)
+        made = run_cli(env, "tokens", "create", "--role", role, "--name", name)
         assert made.returncode == 0, made.stderr
         tokens[role] = made.stdout.strip()
-    port = _free_port()
+    port = free_port()
     serve = subprocess.Popen([sys.executable, "-m", "consumers.cli", "serve"], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     server = subprocess.Popen(
