@@ -24,13 +24,14 @@ from ledger.config import Settings
 from ledger.crypto.binding import StoreSide
 from ledger.crypto.key_cache import CachingKeyStore
 from ledger.crypto.key_store_sql import SQLKeyStore
-from ledger.crypto.key_store_sqlite import SQLiteKeyStore
+from ledger.crypto.key_store_sqlite import SQLiteKeyStore, require_for
 from ledger.crypto.keys import KeyStore
 from ledger.crypto.master_key import master_key_from_settings
 from ledger.crypto.office_signing import OfficeKey, OfficeKeyring
 from ledger.errors import ConfigurationError
 from ledger.kafka.admin import check_topics, required_topic_specs
 from ledger.kafka.audit_log import KafkaAuditLog, holds_records
+from ledger.kafka.binding import bind_kafka_ledger, read_kafka_ledger
 from ledger.kafka.recorder import KafkaApplicationRecorder
 from ledger.persistence.event_store_binding import bind_event_store, read_event_store
 from ledger.persistence.sqlite_audited import (
@@ -38,11 +39,10 @@ from ledger.persistence.sqlite_audited import (
     EmbeddedAuditLog,
     has_checkpoints,
 )
-from ledger.policy import load_policy, seed_policy_text
+from ledger.policy import SYSTEM_ACTOR, load_policy, seed_policy_text
 from projections.sqlite_store import SQLiteProjectionStore
 from projections.store import ProjectionStore
 
-SYSTEM_ACTOR = "ledger"
 KEY_CACHE_MAX_AGE_SECONDS = 30.0
 
 
@@ -97,6 +97,12 @@ def kafka_env(settings: Settings, shard: int, *, writer: bool) -> dict[str, str]
         # A writer always keeps the shard's verifiable log.
         env["KAFKA_TREE_TOPIC"] = settings.kafka.tree_topic
         env["KAFKA_CHECKPOINTS_TOPIC"] = settings.kafka.checkpoints_topic
+        # Its shard index, so a takeover reads only the partition's tail: beside the
+        # keys (PostgreSQL: any machine's writer finds it), else a file per shard.
+        if settings.postgres_dsn:
+            env["KAFKA_SHARD_INDEX_DSN"] = settings.postgres_dsn
+        else:
+            env["KAFKA_SHARD_INDEX_PATH"] = str(settings.shard_index_path(shard))
     return env
 
 
@@ -108,7 +114,7 @@ def open_shard(settings: Settings, key_store: KeyStore, shard: int, *, writer: b
         bootstrap_audit_keys(settings)
     app = LedgerApplication(load_policy(), env=kafka_env(settings, shard, writer=writer),
                             key_store=key_store, office_keyring=open_office_keyring(settings),
-                            max_future_skew=settings.max_clock_skew)
+                            max_future_skew=settings.max_clock_skew, sole_writer=writer)
     if writer and isinstance(app.recorder, KafkaApplicationRecorder):
         try:
             app.recorder.signer = checkpoint_signer(
@@ -220,8 +226,18 @@ def kafka_log_proofs(settings: Settings, subject_id: UUID) -> dict[str, Any]:
 
 def open_key_store(settings: Settings, *, event_store: StoreSide | None = None) -> KeyStore:
     """The configured key store; with ``event_store``, only as that event store's
-    (``ledger.crypto.binding``: a missing, empty or foreign one is ``KeyStoreMismatch``)."""
-    master = master_key_from_settings(settings)
+    (``ledger.crypto.binding``: a missing, empty or foreign one is ``KeyStoreMismatch``).
+    On Kafka always as the Kafka ledger's (``ledger.kafka.binding``), read here."""
+    on_kafka = settings.backend == "kafka" and event_store is None
+    if on_kafka:
+        event_store = read_kafka_ledger(settings.kafka)
+    elsewhere = None  # a ledger outside the data directory: never a new master key then
+    if event_store is not None:
+        if not settings.postgres_dsn:
+            require_for(settings.key_store_path, event_store)  # before a master key is made
+        if on_kafka and event_store.needs_its_pair:
+            elsewhere = event_store.where
+    master = master_key_from_settings(settings, ledger_elsewhere=elsewhere)
     inner: SQLKeyStore
     if settings.postgres_dsn:
         from ledger.crypto.key_store_postgres import PostgresKeyStore  # noqa: PLC0415 - optional extra
@@ -232,7 +248,10 @@ def open_key_store(settings: Settings, *, event_store: StoreSide | None = None) 
     bound = inner.ledger_id  # with event_store, always set: settled by the open
     if event_store is not None and bound is not None and bound != event_store.ledger_id:
         try:  # the key store is bound already: now the event store, before any act
-            bind_event_store(settings.event_store_path, bound)
+            if on_kafka:
+                bind_kafka_ledger(settings.kafka, bound)
+            else:
+                bind_event_store(settings.event_store_path, bound)
         except BaseException:
             inner.close()
             raise

@@ -72,6 +72,9 @@ class KafkaSettings:
     # named after the ledger topic (``derived_topic``), also after a ``replace``.
     checkpoints_topic_name: str = ""
     tree_topic_name: str = ""
+    # The ledger id the key store is bound to (ledger.kafka.binding); empty: named after
+    # the ledger topic, like the verifiable log's topics.
+    binding_topic_name: str = ""
 
     @property
     def checkpoints_topic(self) -> str:
@@ -80,6 +83,10 @@ class KafkaSettings:
     @property
     def tree_topic(self) -> str:
         return self.tree_topic_name or derived_topic(self.ledger_topic, "tree")
+
+    @property
+    def binding_topic(self) -> str:
+        return self.binding_topic_name or derived_topic(self.ledger_topic, "binding")
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,11 @@ class Settings:
         """On Kafka each shard (partition) has its own projections: ids are offsets,
         so each shard's position and notification ids are its own."""
         return self.data_dir / f"projections-shard-{shard}.sqlite"
+
+    def shard_index_path(self, shard: int) -> Path:
+        """A Kafka shard's writer index (``ledger.kafka.shard_index``): one file per
+        shard, so writers of several shards in one process never share a write lock."""
+        return self.data_dir / f"shard-index-{shard}.sqlite"
 
     @property
     def office_key_path(self) -> Path:
@@ -181,6 +193,7 @@ class Settings:
             ),
             checkpoints_topic_name=get("CHECKPOINTS_TOPIC") or "",
             tree_topic_name=get("TREE_TOPIC") or "",
+            binding_topic_name=get("BINDING_TOPIC") or "",
         )
         master_key_file = get("MASTER_KEY_FILE")
         office_key_file, office_public_keys = get("OFFICE_KEY_FILE"), get("OFFICE_PUBLIC_KEYS")

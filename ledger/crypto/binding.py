@@ -4,8 +4,9 @@ Key loss must never pass for erasure. A deleted, emptied or foreign key store op
 next to an event store would read every value as erased, and new acts would be
 recorded under keys that belong to no backup. So at creation both stores get the same
 random ledger id (the key store in its meta table, the event store in a table of its
-own, see ``ledger.persistence.event_store_binding``), and every open of the embedded
-ledger compares them before anything is written.
+own, see ``ledger.persistence.event_store_binding``; on Kafka a topic of its own, see
+``ledger.kafka.binding``), and every open of the key store next to its ledger compares
+them before anything is written.
 
 ``settle`` decides, from what each side holds, the id both are to carry or refuses
 with ``KeyStoreMismatch`` saying what to restore. Stores from before binding existed
@@ -28,7 +29,8 @@ _RESTORE_KEYS = (
 )
 _RESTORE_EVENTS = (
     "restore the event store backup that matches this key store, or point the ledger "
-    "at the stores that belong together (LEDGER_DATA_DIR, LEDGER_POSTGRES_DSN)"
+    "at the stores that belong together (LEDGER_DATA_DIR, LEDGER_POSTGRES_DSN, and on "
+    "Kafka LEDGER_LEDGER_TOPIC)"
 )
 
 

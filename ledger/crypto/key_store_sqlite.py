@@ -29,7 +29,7 @@ from ledger.crypto.binding import StoreSide, settle
 from ledger.crypto.key_store_sql import Connection, Dialect, SQLKeyStore
 from ledger.crypto.keys import DataKey, KeyStore
 from ledger.crypto.master_key import MasterKey
-from ledger.errors import KeyStoreError, LedgerError
+from ledger.errors import KeyStoreError, LedgerError, translated
 
 _log = logging.getLogger(__name__)
 
@@ -111,21 +111,16 @@ class SQLiteKeyStore(SQLKeyStore):
         super().__init__(
             master_key, _DIALECT, name=str(self.path), label=f"SQLite key store at {self.path}"
         )
-        if event_store is not None and event_store.needs_its_pair and _is_absent(self.path):
-            # Raises: creating it would make key loss look like a new, empty ledger.
-            settle(event_store, StoreSide(self._what, None, holds_data=False,
-                                          missing=not self.path.exists()))
+        if event_store is not None:
+            require_for(self.path, event_store)
         self._lock = threading.RLock()
         self._closed = False
-        try:
+        with translated((OSError, sqlite3.Error), KeyStoreError,
+                        f"cannot open the SQLite key store at {self.path}"):
             _create_private(self.path)
             self._db = sqlite3.connect(
                 self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )
-        except (OSError, sqlite3.Error) as exc:
-            raise KeyStoreError(
-                f"cannot open the SQLite key store at {self.path} ({type(exc).__name__})"
-            ) from exc
         try:
             with self._translated("open"):
                 self._configure()
@@ -251,6 +246,15 @@ class SQLiteKeyStore(SQLKeyStore):
     def _after_rotation(self) -> None:
         # Copies wrapped under the retired master should not linger in the WAL either.
         self._scrub_when_committed()
+
+
+def require_for(path: Path, event_store: StoreSide) -> None:
+    """``KeyStoreMismatch`` if ``event_store`` belongs to a ledger and the key store file
+    at ``path`` is missing or empty: creating it (or a master key for it) would make key
+    loss look like a new, empty ledger."""
+    if event_store.needs_its_pair and _is_absent(path):
+        settle(event_store, StoreSide(f"key store {path}", None, holds_data=False,
+                                      missing=not path.exists()))  # raises
 
 
 def _is_absent(path: Path) -> bool:

@@ -168,11 +168,14 @@ def _write_exclusively(path: Path, encoded: bytes) -> None:
         os.fsync(handle.fileno())
 
 
-def master_key_from_settings(settings: Settings) -> MasterKey:
+def master_key_from_settings(settings: Settings, *,
+                             ledger_elsewhere: str | None = None) -> MasterKey:
     """The master key the settings name: a file, base64 text, or a default file.
 
     Setting both a file and base64 text is refused: silently preferring one would
-    surface later as a confusing master-key mismatch.
+    surface later as a confusing master-key mismatch. ``ledger_elsewhere`` names an
+    existing store of the ledger outside the data directory (the Kafka ledger topic):
+    like the stores in it, it keeps a missing default master key from being generated.
     """
     if settings.master_key_file is not None and settings.master_key_b64 is not None:
         raise ConfigurationError(
@@ -183,15 +186,19 @@ def master_key_from_settings(settings: Settings) -> MasterKey:
     if settings.master_key_b64 is not None:
         return EnvMasterKey(settings.master_key_b64)
     return _default_file_master_key(settings.data_dir / MASTER_KEY_FILE_NAME,
-                                    stores=(settings.key_store_path, settings.event_store_path))
+                                    stores=(settings.key_store_path, settings.event_store_path),
+                                    elsewhere=ledger_elsewhere)
 
 
-def _default_file_master_key(path: Path, stores: tuple[Path, ...] = ()) -> MasterKey:
+def _default_file_master_key(path: Path, stores: tuple[Path, ...] = (),
+                             elsewhere: str | None = None) -> MasterKey:
     """The default master key file, generated for a new ledger only: next to existing
     stores a missing master key is lost, and a new one would wrap nothing they hold."""
     if path.exists():
         return FileMasterKey(path)
     existing = [str(store) for store in stores if store.exists()]
+    if elsewhere is not None:
+        existing.append(elsewhere)
     if existing and path.exists():  # another process's first use made both meanwhile
         return FileMasterKey(path)
     if existing:

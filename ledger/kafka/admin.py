@@ -168,6 +168,24 @@ def tree_topic_spec(settings: KafkaSettings) -> TopicSpec:
     )
 
 
+def binding_topic_spec(settings: KafkaSettings) -> TopicSpec:
+    """The ledger id the key store is bound to (``ledger.kafka.binding``): one partition
+    whose first record names the ledger, kept for ever and never compacted (compaction
+    keeps a key's last record, and here the first one must win)."""
+    return TopicSpec(
+        name=settings.binding_topic,
+        partitions=1,
+        replication_factor=settings.replication_factor,
+        configs={
+            "cleanup.policy": "delete",
+            "retention.ms": "-1",
+            "retention.bytes": "-1",
+            "min.insync.replicas": str(settings.min_insync_replicas),
+            "unclean.leader.election.enable": "false",
+        },
+    )
+
+
 def _shard_topic_spec(settings: KafkaSettings, name: str, *, retention_ms: int,
                      extra: Mapping[str, str] | None = None) -> TopicSpec:
     """A topic of one partition per shard whose records are deleted after ``retention_ms``
@@ -187,13 +205,14 @@ def _shard_topic_spec(settings: KafkaSettings, name: str, *, retention_ms: int,
 
 
 def required_topic_specs(settings: KafkaSettings) -> tuple[TopicSpec, ...]:
-    """Every topic the ledger needs: ledger, intake, rejected, parked, and the verifiable
-    log's checkpoints and tree."""
+    """Every topic the ledger needs: ledger, intake, rejected, parked, the key store's
+    binding, and the verifiable log's checkpoints and tree."""
     return (
         ledger_topic_spec(settings),
         intake_topic_spec(settings),
         rejected_topic_spec(settings),
         parked_topic_spec(settings),
+        binding_topic_spec(settings),
         checkpoints_topic_spec(settings),
         tree_topic_spec(settings),
     )

@@ -63,6 +63,7 @@ def test_creates_the_missing_topics_with_their_configs(
         settings.intake_topic,
         settings.rejected_topic,
         settings.parked_topic,
+        settings.binding_topic,
         settings.checkpoints_topic,
         settings.tree_topic,
     ))

@@ -11,6 +11,7 @@ from ledger.kafka.admin import (
     REJECTED_RETENTION_MS,
     ObservedTopic,
     TopicSpec,
+    binding_topic_spec,
     find_differences,
     intake_topic_spec,
     ledger_topic_spec,
@@ -109,11 +110,28 @@ def test_parked_topic_is_named_from_the_environment() -> None:
     assert settings.kafka.parked_topic == "acme.parked"
 
 
-def test_required_specs_are_the_six_topics_of_the_settings() -> None:
+def test_required_specs_are_the_seven_topics_of_the_settings() -> None:
     names = [spec.name for spec in required_topic_specs(PRODUCTION_LIKE)]
 
     assert names == ["acme.ledger", "acme.intake", "acme.rejected", "acme.parked",
-                     "acme.ledger.checkpoints", "acme.ledger.tree"]
+                     "acme.ledger.binding", "acme.ledger.checkpoints", "acme.ledger.tree"]
+
+
+def test_the_binding_topic_is_one_partition_kept_for_ever_and_never_compacted() -> None:
+    spec = binding_topic_spec(PRODUCTION_LIKE)
+
+    assert spec.name == "acme.ledger.binding"
+    assert spec.partitions == 1  # its first record names the ledger: one order
+    assert spec.replication_factor == 3
+    assert spec.configs["cleanup.policy"] == "delete"  # compaction keeps the last record
+    assert spec.configs["retention.ms"] == spec.configs["retention.bytes"] == "-1"
+    assert spec.configs["min.insync.replicas"] == "2"
+    assert spec.configs["unclean.leader.election.enable"] == "false"
+    assert KafkaSettings().binding_topic == "ledger.binding"
+    assert Settings.from_env({"LEDGER_LEDGER_TOPIC": "acme.events"}
+                             ).kafka.binding_topic == "acme.binding"
+    assert Settings.from_env({"LEDGER_BINDING_TOPIC": "keys.bound"}
+                             ).kafka.binding_topic == "keys.bound"
 
 
 def test_the_verifiable_log_topics_are_named_after_the_ledger_topic_unless_set() -> None:

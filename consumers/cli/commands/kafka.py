@@ -38,8 +38,8 @@ def register(commands: SubParsers) -> None:
     topics = group(commands, "topics", help="Kafka topic administration")
     command(
         topics, "ensure", run=run_ensure, codes=COMMON,
-        help="create the ledger, intake, rejected, parked, checkpoints and tree topics; "
-        "verify their configs",
+        help="create the ledger, intake, rejected, parked, binding, checkpoints and tree "
+        "topics; verify their configs",
     )
 
 
