@@ -1,7 +1,8 @@
 """One shard's notifications from any position on, read without building an index.
 
-A writer needs its shard's whole (subject, version) index; a projector only needs
-what comes after the position it committed. This reader seeks straight to that
+A writer needs its shard's whole (subject, version) index (kept in its shard index,
+``ledger.kafka.shard_index``); a projector only needs what comes after the position it
+committed. This reader seeks straight to that
 offset (notification id = offset + 1), so catching projections up costs what they
 lag behind, not the length of the log. read_committed: aborted batches and commit
 markers are skipped, which is why ids have gaps.

@@ -6,10 +6,16 @@ same partition), the value is the stored event's state (personal values already
 encrypted), and headers carry the library topic and the aggregate version in clear for
 audit. Notification id = offset + 1, so commit markers leave gaps.
 
-The writer keeps an index of its partition in memory, rebuilt from the partition at
-start with a read_committed consumer; version conflicts against it raise the library's
-``IntegrityError``. A writer owns its shard through its ``transactional.id``: starting a
-second writer with the same id fences the first, whose next commit then fails.
+What the recorder knows of its shard's committed events (``ledger.kafka.shard_events``)
+it reads with a read_committed consumer. A reader, or a writer without an index: the
+whole partition, into memory. A writer given a shard index (``ledger.kafka.shard_index``,
+persisted; the ledger's composition root always gives one): only the partition's tail
+past what the index holds, which it adds there, and it reads nothing before it claims
+the shard (``claim``, or its first use). The index is a cache and Kafka the truth: one
+that does not match the partition is dropped and rebuilt from offset 0. Version
+conflicts raise the library's ``IntegrityError``. A writer owns its shard through its
+``transactional.id``: starting a second writer with the same id fences the first, whose
+next commit then fails.
 
 Writes either run in a transaction of their own, or join a batch transaction opened
 with ``begin_batch`` (the intake loop's read-process-write cycle), in which later
@@ -56,6 +62,8 @@ from ledger.kafka.audit_log import (
     sequence_of,
     shard_key,
 )
+from ledger.kafka.shard_events import IndexedEvents, InMemoryEvents, KnownEvents
+from ledger.kafka.shard_index import ShardIndex, originator_id_of
 from ledger.kafka.transactions import GuardedTransactions, WriterFenced, translate
 
 __all__ = ["HEADER_SEQUENCE", "HEADER_TOPIC", "HEADER_VERSION", "PRODUCER_TUNING",
@@ -74,6 +82,9 @@ FETCH_MAX_WAIT_MS = 20
 PRODUCER_TUNING: dict[str, Any] = {
     "acks": "all", "enable_idempotence": True, "linger_ms": 5, "batch_size": 1 << 20,
 }
+# A claim adds what it reads to the shard index in transactions of this many records:
+# few enough commits to build an index of millions quickly, little held in memory.
+CATCH_UP_BATCH = 10_000
 
 
 @dataclass(frozen=True)
@@ -91,12 +102,22 @@ class ShardAddress:
 
 
 class KafkaApplicationRecorder(ApplicationRecorder):
-    def __init__(self, address: ShardAddress) -> None:
+    def __init__(self, address: ShardAddress, index: ShardIndex | None = None) -> None:
+        """``index``: the writer's shard index, which the recorder then owns (closes);
+        a read-only recorder takes none."""
+        if index is not None and address.transactional_id is None:
+            raise BrokerError("a shard index is a writer's: this recorder is read-only")
         self.address = address
         self.partition = TopicPartition(address.topic, address.partition)
         self._lock = threading.RLock()
-        self._events: dict[str, list[StoredEvent]] = {}
-        self._notifications: list[Notification] = []
+        self._known: KnownEvents = (
+            InMemoryEvents() if index is None
+            else IndexedEvents(index, record_of=notification_from_record))
+        self._indexed = index is not None
+        self._resumed = False  # the consumer is where the known events end
+        self._claimed = False
+        # Records the catch-ups read from the partition (with an index: only its tail).
+        self.records_read = 0
         self._pending: list[tuple[StoredEvent, Any]] = []
         # The open batch's events by subject: a batch may hold thousands of acts.
         self._pending_by_subject: dict[str, list[StoredEvent]] = {}
@@ -110,8 +131,13 @@ class KafkaApplicationRecorder(ApplicationRecorder):
         self._pending_tree: Frontier | None = None
         self._sign_at_commit = False  # sign whatever is unsigned (closing)
         self._broken = False  # a transaction failed: nothing more is tried at close
-        self._consumer = self._connect_consumer()
-        self._catch_up()
+        try:
+            self._consumer = self._connect_consumer()
+            if index is None:
+                self._catch_up()
+        except BaseException:
+            self._known.close()
+            raise
 
     # -- writing -----------------------------------------------------------------------
 
@@ -121,6 +147,7 @@ class KafkaApplicationRecorder(ApplicationRecorder):
         if not stored_events:
             return None
         with self._lock:
+            self._ensure_claimed()
             self._check_versions(stored_events)
             if self._in_batch:
                 self._add_pending(stored_events)
@@ -138,6 +165,7 @@ class KafkaApplicationRecorder(ApplicationRecorder):
         with self._lock:
             if self._in_batch:
                 raise BrokerError("a batch transaction is already open on this shard")
+            self._ensure_claimed()
             self._ensure_tree()
             try:
                 self._writer().begin()
@@ -162,7 +190,9 @@ class KafkaApplicationRecorder(ApplicationRecorder):
         self._producer.send(topic, key=key, value=value, headers=headers, partition=partition)
 
     def commit_batch(self) -> list[Notification]:
-        """Commits the open batch; the index learns its events only now."""
+        """Commits the open batch; the known events (and the shard index, after the
+        Kafka commit: a crash in between is covered by the next claim's tail read)
+        learn its events only now."""
         with self._lock:
             writer = self._writer()
             try:
@@ -193,8 +223,8 @@ class KafkaApplicationRecorder(ApplicationRecorder):
                              topic=event.topic, state=event.state)
                 for (event, _), meta in zip(self._pending, offsets, strict=True)
             ]
-            for notification in committed:
-                self._index(notification)
+            if committed:
+                self._known.learn(committed, committed[-1].id, committed=True)
             self._clear_pending()
             self._in_batch = False
             return committed
@@ -258,7 +288,7 @@ class KafkaApplicationRecorder(ApplicationRecorder):
         for event in stored_events:
             key = str(event.originator_id)
             if key not in taken:
-                taken[key] = {e.originator_version for e in self._events.get(key, ())}
+                taken[key] = {e.originator_version for e in self._known.events_of(key)}
                 taken[key].update(
                     e.originator_version for e in self._pending_by_subject.get(key, ()))
             if event.originator_version in taken[key]:
@@ -276,7 +306,14 @@ class KafkaApplicationRecorder(ApplicationRecorder):
         with self._lock:
             self._writer()
             self._catch_up()
+            self._claimed = True
             self._ensure_tree()
+
+    def _ensure_claimed(self) -> None:
+        """A writer with an index claims its shard on first use: its index must never
+        move past records a previous writer was still committing."""
+        if self._indexed and not self._claimed:
+            self.claim()
 
     # -- the verifiable log --------------------------------------------------------------
 
@@ -410,8 +447,9 @@ class KafkaApplicationRecorder(ApplicationRecorder):
         desc: bool = False, limit: int | None = None,
     ) -> Sequence[StoredEvent]:
         with self._lock:
+            self._ensure_claimed()
             key = str(originator_id)
-            events = list(self._events.get(key, []))
+            events = list(self._known.events_of(key))
             events += self._pending_by_subject.get(key, [])
         events.sort(key=lambda e: e.originator_version)
         selected = [e for e in events
@@ -425,28 +463,19 @@ class KafkaApplicationRecorder(ApplicationRecorder):
         self, start: int | None, limit: int, stop: int | None = None,
         topics: Sequence[str] = (), *, inclusive_of_start: bool = True,
     ) -> Sequence[Notification]:
+        first = 1 if start is None else start if inclusive_of_start else start + 1
         with self._lock:
             if self.address.transactional_id is None:
                 self._catch_up()
-            found = []
-            for notification in self._notifications:
-                if start is not None and (notification.id < start or (
-                        not inclusive_of_start and notification.id == start)):
-                    continue
-                if stop is not None and notification.id > stop:
-                    break
-                if topics and notification.topic not in topics:
-                    continue
-                found.append(notification)
-                if len(found) >= limit:
-                    break
-            return found
+            self._ensure_claimed()
+            return self._known.select_notifications(first, limit, stop, topics)
 
     def max_notification_id(self) -> int | None:
         with self._lock:
             if self.address.transactional_id is None:
                 self._catch_up()
-            return self._notifications[-1].id if self._notifications else None
+            self._ensure_claimed()
+            return self._known.max_notification_id()
 
     def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()
                   ) -> Subscription[ApplicationRecorder]:
@@ -467,8 +496,9 @@ class KafkaApplicationRecorder(ApplicationRecorder):
             self._consumer.close()
             if self._producer is not None:
                 self._producer.close(timeout=self.address.deadline_s)
+            self._known.close()
 
-    # -- the partition index ---------------------------------------------------------------
+    # -- reading the partition -------------------------------------------------------------
 
     def _connect_consumer(self) -> KafkaConsumer:
         try:
@@ -479,34 +509,38 @@ class KafkaApplicationRecorder(ApplicationRecorder):
                 isolation_level="read_committed",
                 max_partition_fetch_bytes=8 * 1024 * 1024,
                 fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+                # A seek below the log start (records deleted since an index was made)
+                # reads from the start, never skips to the end.
+                auto_offset_reset="earliest",
             )
             consumer.assign([self.partition])
-            consumer.seek_to_beginning(self.partition)
         except KafkaError as error:
             raise BrokerError(f"cannot read shard {self.address.partition}: "
                               f"{type(error).__name__}") from error
         return consumer
 
     def _catch_up(self) -> None:
-        """Reads committed records up to the partition's last stable offset."""
+        """Reads committed records up to the partition's last stable offset, from where
+        the known events end (the first time: where they say they end), and adds them
+        in batches."""
+        consumer, partition = self._consumer, self.partition
         try:
-            end = self._consumer.end_offsets([self.partition])[self.partition]
-            while self._consumer.position(self.partition) < end:
-                for records in self._consumer.poll(timeout_ms=POLL_MS).values():
-                    for record in records:
-                        self._index(notification_from_record(record))
+            end = consumer.end_offsets([partition])[partition]
+            if not self._resumed:
+                self.records_read += self._known.resume(consumer, partition, end)
+                self._resumed = True
+            read: list[Notification] = []
+            while (position := consumer.position(partition)) < end:
+                for records in consumer.poll(timeout_ms=POLL_MS).values():
+                    self.records_read += len(records)
+                    read.extend(notification_from_record(record) for record in records)
+                if len(read) >= CATCH_UP_BATCH:
+                    self._known.learn(read, consumer.position(partition))
+                    read = []
+            self._known.learn(read, position)
         except KafkaError as error:
             raise BrokerError(f"cannot read shard {self.address.partition}: "
                               f"{type(error).__name__}") from error
-
-    def _index(self, notification: Notification) -> None:
-        if self._notifications and notification.id <= self._notifications[-1].id:
-            return  # the writer indexed its own commit before the consumer saw it
-        self._notifications.append(notification)
-        self._events.setdefault(str(notification.originator_id), []).append(
-            StoredEvent(originator_id=notification.originator_id,
-                        originator_version=notification.originator_version,
-                        topic=notification.topic, state=notification.state))
 
 
 class KafkaAggregateRecorder(KafkaApplicationRecorder):
@@ -523,15 +557,9 @@ def notification_from_record(record: Any) -> Notification:
     headers = dict(record.headers or [])
     return Notification(
         id=record.offset + 1,
-        originator_id=_originator_id(record.key.decode()),
+        originator_id=originator_id_of(record.key.decode()),
         originator_version=int(headers[HEADER_VERSION]),
         topic=headers[HEADER_TOPIC].decode(),
         state=record.value,
     )
 
-
-def _originator_id(text: str) -> UUID | str:
-    try:
-        return UUID(text)
-    except ValueError:
-        return text

@@ -2,13 +2,15 @@
 
 Each test gets a fresh single-partition topic. Only what assumes notification ids
 1, 2, 3 is overridden: on Kafka the id is offset + 1, and each transaction's commit
-marker takes an offset, so ids rise with gaps.
+marker takes an offset, so ids rise with gaps. The contract runs twice: with the
+writer's events in memory, and in a shard index (``ledger.kafka.shard_index``).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
@@ -23,6 +25,7 @@ from ledger.kafka.recorder import (
     KafkaApplicationRecorder,
     ShardAddress,
 )
+from ledger.kafka.shard_index_sqlite import SQLiteShardIndex
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -44,10 +47,26 @@ class KafkaRecorderFixture:
     def create_recorder(self) -> KafkaApplicationRecorder:
         topic = f"contract-{uuid.uuid4().hex}"
         ensure_topics(self.bootstrap, [TopicSpec(topic, partitions=1, replication_factor=1)])
-        recorder = self.recorder_class(
+        recorder = self.open_recorder(
             ShardAddress(self.bootstrap, topic, 0, transactional_id=f"{topic}-writer"))
         self.recorders.append(recorder)
         return recorder
+
+    def open_recorder(self, address: ShardAddress) -> KafkaApplicationRecorder:
+        return self.recorder_class(address)
+
+
+class InShardIndex(KafkaRecorderFixture):
+    """The writer's events in a SQLite shard index instead of memory."""
+
+    @pytest.fixture(autouse=True)
+    def _index_dir(self, tmp_path: Path) -> None:
+        self.index_dir = tmp_path
+
+    def open_recorder(self, address: ShardAddress) -> KafkaApplicationRecorder:
+        index = SQLiteShardIndex(self.index_dir / f"{address.topic}.sqlite", address.topic,
+                                 address.partition)
+        return self.recorder_class(address, index)
 
 
 class TestKafkaAggregateRecorder(KafkaRecorderFixture, AggregateRecorderTestCase):
@@ -88,3 +107,11 @@ class TestKafkaApplicationRecorder(KafkaRecorderFixture, ApplicationRecorderTest
             start=None, limit=10, topics=["topic1", "topic3"])] == [id1, id3]
         assert recorder.max_notification_id() == id3
         assert [e.originator_version for e in recorder.select_events(first)] == [1, 2]
+
+
+class TestKafkaAggregateRecorderIndexed(InShardIndex, TestKafkaAggregateRecorder):
+    pass
+
+
+class TestKafkaApplicationRecorderIndexed(InShardIndex, TestKafkaApplicationRecorder):
+    pass
