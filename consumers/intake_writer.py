@@ -36,7 +36,9 @@ import contextlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ClassVar
+from uuid import UUID
 
 import orjson
 from kafka import KafkaConsumer, TopicPartition
@@ -45,12 +47,15 @@ from kafka.structs import OffsetAndMetadata
 
 from ledger.application import LedgerApplication
 from ledger.config import KafkaSettings
+from ledger.crypto.key_cache import CachingKeyStore
+from ledger.domain.policy_register import POLICY_REGISTER_ID
 from ledger.errors import BrokerError, DuplicateAct
 from ledger.intake.acts import IntakeAct, apply_act, parse_act
 from ledger.kafka.audit_log import read_partition
 from ledger.kafka.intake_trim import IntakeTrimmer
 from ledger.kafka.partitioning import shard_of, subject_key
 from ledger.kafka.recorder import KafkaApplicationRecorder
+from ledger.policy import SYSTEM_ACTOR, seed_policy_text
 from ledger.refusals import Refusal, is_infrastructure_fault, is_refusal, refusal_of
 
 INTAKE_GROUP = "personal-data-ledger-intake"
@@ -183,6 +188,7 @@ class IntakeWriter:
         self.intake = TopicPartition(settings.intake_topic, shard)
         self.consumer = self._connect()
         self.recorder.claim()  # fence any earlier writer first, then read where it ended
+        self._publish_policy()
         self._resume_from_committed()
         # Recorded acts leave the intake topic (None: they stay until its retention).
         self.trimmer = trimmer
@@ -191,6 +197,14 @@ class IntakeWriter:
         # (KIP-447); None: the group's name alone (static shards).
         self.group_metadata = group_metadata
         self._trim = IntakeTrim(self._still_parked() if trimmer is not None else [])
+
+    def _publish_policy(self) -> None:
+        """The writer of the shard that holds the policy register records the policy in
+        force, as the embedded ledger does when it opens (once per version: the register
+        refuses a version it holds), so the registers show when each was published."""
+        if shard_of(POLICY_REGISTER_ID, self.settings.partitions) == self.shard:
+            self.app.publish_policy(self.app.policy, seed_policy_text(), SYSTEM_ACTOR,
+                                    datetime.now(UTC))
 
     def run_once(self) -> BatchReport:
         """Reads one batch and records it in one transaction; an empty poll does nothing."""
@@ -210,6 +224,7 @@ class IntakeWriter:
             # when this block ends, before step 4: no event may reach readers ahead of
             # its key.
             with self._key_batch():
+                self._prefetch_keys(records)
                 for handling in records:
                     if self._handle(handling, report) == "parked":
                         break  # commit right after it: its count goes with the commit
@@ -256,6 +271,21 @@ class IntakeWriter:
     def _key_batch(self) -> contextlib.AbstractContextManager[None]:
         store = self.app.key_store
         return store.batch() if store is not None else contextlib.nullcontext()
+
+    def _prefetch_keys(self, records: list[Any]) -> None:
+        """Reads the keys of the batch's subjects in one query, not one per act. The
+        record keys name them (upstream keys acts by subject id); a key that names no
+        subject is skipped: this only saves reads, the acts themselves decide."""
+        store = self.app.key_store
+        if not isinstance(store, CachingKeyStore):
+            return
+        subjects = []
+        for record in records:
+            try:
+                subjects.append(UUID(record.key.decode("ascii")))
+            except (AttributeError, UnicodeDecodeError, ValueError):
+                continue
+        store.prefetch(subjects)
 
     def _handle(self, record: Any, report: BatchReport) -> str:
         """What became of the act: recorded, duplicate, rejected, parked or forwarded
@@ -384,6 +414,8 @@ class IntakeWriter:
     def _abort_quietly(self) -> bool:
         """Aborts the open batch; False if that failed too (fenced or stuck: the next
         begin_batch would start a new producer, which only a restart may do)."""
+        # The batch's acts changed live aggregates that are now not recorded.
+        self.app.forget_live_aggregates()
         try:
             self.recorder.abort_batch()
         except BrokerError:

@@ -45,6 +45,10 @@ class CachingKeyStore:
         # Bumped by every shred: a read that started before a shred must not put the
         # key it fetched back into the cache after the shred evicted it.
         self._generation = 0
+        # The subjects whose active keys the last ``prefetch`` read, and the generation it
+        # read them at: a key such a subject lacks is created without looking first.
+        self._prefetched: frozenset[UUID] = frozenset()
+        self._prefetched_at = -1
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -63,7 +67,43 @@ class CachingKeyStore:
             generation = self._generation
         if cached is not None:
             return cached
-        key = self.inner.data_key(subject_id, scope)
+        if generation == self._prefetched_at and subject_id in self._prefetched:
+            key = self.inner.create_data_key(subject_id, scope)  # prefetch saw none
+        else:
+            key = self.inner.data_key(subject_id, scope)
+        self._put(key, generation, active=True)
+        return key
+
+    def prefetch(self, subject_ids: Collection[UUID]) -> None:
+        """Reads the active keys of ``subject_ids`` in one query (an intake batch about
+        to use them). Until the next prefetch or any shred, a key one of them lacks is
+        created at once instead of being looked for first: a batch of new subjects
+        costs one read, not one per key. Keys cached already are not read again."""
+        with self._lock:
+            generation = self._generation
+            known = {self._by_id[key_id][0].subject_id for key_id in self._active.values()
+                     if key_id in self._by_id}
+        missing = [s for s in dict.fromkeys(subject_ids) if s not in known]
+        keys = self.inner.active_keys(missing) if missing else []
+        for key in keys:
+            self._put(key, generation, active=True)
+        with self._lock:
+            if generation == self._generation:
+                # Only subjects read just now: a cached subject's other scopes unknown.
+                self._prefetched, self._prefetched_at = frozenset(missing), generation
+
+    def active_keys(self, subject_ids: Collection[UUID]) -> list[DataKey]:
+        with self._lock:
+            generation = self._generation
+        keys = self.inner.active_keys(subject_ids)
+        for key in keys:
+            self._put(key, generation, active=True)
+        return keys
+
+    def create_data_key(self, subject_id: UUID, scope: str) -> DataKey:
+        with self._lock:
+            generation = self._generation
+        key = self.inner.create_data_key(subject_id, scope)
         self._put(key, generation, active=True)
         return key
 

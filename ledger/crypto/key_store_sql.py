@@ -39,10 +39,12 @@ from ledger.crypto.wrapping import (
     wrap_data_key,
     wrap_lookup_secret,
 )
-from ledger.errors import KeyDestroyed, KeyStoreError
+from ledger.errors import KeyDestroyed, KeyStoreError, translated
 
 _EXPORT_PAGE = 1000
 _SELECT_KEYS = "SELECT key_id, subject_id, scope, wrapped, master_fingerprint FROM {data_keys}"
+# Subject ids per IN list of ``active_keys``: far below every driver's parameter limit.
+_IN_CHUNK = 500
 _SELECT_ACTIVE = _SELECT_KEYS + " WHERE subject_id = ? AND scope = ? AND {active}"
 _SELECT_FENCE = "SELECT key_id, subject_id, scope, destroyed_at FROM {destroyed_keys}"
 _INSERT_FENCE = (
@@ -183,6 +185,22 @@ class SQLKeyStore(ABC):
             row = self._active_row(conn, subject_id, scope)
             if row is not None:
                 return self._unwrap(row)
+            return self._create_key(conn, subject_id, scope)
+
+    def active_keys(self, subject_ids: Collection[UUID]) -> list[DataKey]:
+        wanted = [self._dialect.uuid_in(s) for s in dict.fromkeys(subject_ids)]
+        rows: list[Any] = []
+        with self._reading("read data keys") as conn:
+            for start in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[start:start + _IN_CHUNK]
+                query = self._sql(f"{_SELECT_KEYS} WHERE {{active}} AND subject_id IN "
+                                  f"({', '.join('?' * len(chunk))})")
+                rows += conn.execute(query, chunk).fetchall()
+        return [self._unwrap(row) for row in rows]
+
+    def create_data_key(self, subject_id: UUID, scope: str) -> DataKey:
+        check_name(scope, "scope")
+        with self._reading("create a data key") as conn:
             return self._create_key(conn, subject_id, scope)
 
     def key_by_id(self, key_id: UUID) -> DataKey | None:
@@ -393,12 +411,9 @@ class SQLKeyStore(ABC):
     @contextmanager
     def _translated(self, operation: str) -> Iterator[None]:
         """Turns driver errors into ``KeyStoreError``, keeping the original as the cause."""
-        try:
+        with translated(self.driver_error, KeyStoreError,
+                        f"{self._label} failed to {operation}"):
             yield
-        except self.driver_error as error:
-            raise KeyStoreError(
-                f"{self._label} failed to {operation} ({type(error).__name__})"
-            ) from error
 
     def _sql(self, template: str) -> str:
         """``template`` in this store's dialect. Only table names and fixed fragments

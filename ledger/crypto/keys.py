@@ -80,6 +80,17 @@ class KeyStore(Protocol):
         """
         ...
 
+    def active_keys(self, subject_ids: Collection[UUID]) -> list[DataKey]:
+        """The active keys of these subjects (any scope), in one read: for a batch that
+        is about to use them."""
+        ...
+
+    def create_data_key(self, subject_id: UUID, scope: str) -> DataKey:
+        """``data_key`` for a (subject, scope) the caller just saw without an active key
+        (``active_keys``): a new key, without looking first. If another writer created
+        one in between, that one."""
+        ...
+
     def key_by_id(self, key_id: UUID) -> DataKey | None:
         """The key, or None when it was shredded or never existed: callers read "erased"."""
         ...

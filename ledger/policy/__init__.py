@@ -18,6 +18,8 @@ from ledger.errors import PolicyError
 SEED_REVISION_FILES = ("privacyverklaring-2021-12-24.toml",
                        "privacyverklaring-2021-12-24-r2.toml")
 SEED_POLICY_FILE = SEED_REVISION_FILES[-1]
+# Who publishes the policy in force (an act the ledger does itself, on every backend).
+SYSTEM_ACTOR = "ledger"
 
 
 def seed_policy_text(file: str = SEED_POLICY_FILE) -> str:

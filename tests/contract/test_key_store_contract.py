@@ -74,6 +74,35 @@ class KeyStoreContract(ABC):
         assert (key.subject_id, key.scope, len(key.material)) == (subject, "general", 32)
         assert store.data_key(subject, "general") == key
 
+    def test_active_keys_reads_the_active_keys_of_the_subjects_asked(self) -> None:
+        store = self.store()
+        alice, bob, carol = uuid4(), uuid4(), uuid4()
+        contact, invoice = store.data_key(alice, "contact"), store.data_key(alice, "invoice")
+        bobs = store.data_key(bob, "contact")
+        store.data_key(carol, "contact")
+        store.shred(alice, ["invoice"])
+        found = {(k.subject_id, k.scope): k for k in store.active_keys([alice, bob, alice])}
+        assert found == {(alice, "contact"): contact, (bob, "contact"): bobs}
+        assert invoice.key_id not in {k.key_id for k in found.values()}  # shredded
+        assert store.active_keys([]) == []
+        assert store.active_keys([uuid4()]) == []
+
+    def test_active_keys_reads_more_subjects_than_one_query_holds(self) -> None:
+        store = self.store()
+        subjects = [uuid4() for _ in range(1_201)]
+        with store.batch():
+            made = {store.data_key(s, "contact").key_id for s in subjects}
+        assert {k.key_id for k in store.active_keys(subjects)} == made
+
+    def test_create_data_key_creates_or_yields_to_the_existing_key(self) -> None:
+        store = self.store()
+        subject = uuid4()
+        created = store.create_data_key(subject, "contact")
+        assert store.data_key(subject, "contact") == created
+        # Another writer's key created in between: that one, never a second active key.
+        assert store.create_data_key(subject, "contact") == created
+        assert store.active_keys([subject]) == [created]
+
     def test_different_scopes_and_subjects_get_different_keys(self) -> None:
         store, subject = self.store(), uuid4()
         keys = [

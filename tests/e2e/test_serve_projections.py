@@ -11,9 +11,6 @@ they say.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -23,20 +20,16 @@ from kafka import KafkaProducer
 
 from consumers.demo import Scenario
 from projections.sqlite_store import SQLiteProjectionStore
+from tests.kafka_ledger import ledger_env, run_cli
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(600)]
 
 PARTITIONS = 3
 # Ids, offsets and recording times differ between two runs of the same acts.
 VOLATILE = {"notification_id", "position", "recorded_at", "key_id", "positions"}
-# Policy revisions are published as events on the embedded log only (a known gap on
-# Kafka, stated in the README); the acts' own revisions are compared all the same.
+# When each ledger published its policy: the versions are compared on their own, the
+# moments differ (each ledger published when it first opened).
 NOT_ON_KAFKA = {"published"}
-
-
-def ledger(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "consumers.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
 
 
 def stable(document: Any) -> Any:
@@ -48,6 +41,21 @@ def stable(document: Any) -> Any:
     return document
 
 
+def store_positions(data_dir: Path) -> dict[int, int]:
+    """Each shard's projection store position, for the shards that have projected any."""
+    positions = {}
+    for shard in range(PARTITIONS):
+        path = data_dir / f"projections-shard-{shard}.sqlite"
+        if path.exists():
+            store = SQLiteProjectionStore(path)
+            try:
+                if store.position():
+                    positions[shard] = store.position()
+            finally:
+                store.close()
+    return positions
+
+
 @pytest.fixture
 def demo_acts() -> list[dict[str, Any]]:
     return [step.act for step in Scenario().steps() if step.act is not None]
@@ -56,30 +64,24 @@ def demo_acts() -> list[dict[str, Any]]:
 def test_serve_projects_each_shard_and_reads_match_the_embedded_backend(
     kafka_bootstrap: str, tmp_path: Path, demo_acts: list[dict[str, Any]],
 ) -> None:
-    tag = uuid.uuid4().hex[:12]
     # Each backend's data directory gets its own master key, made on first use.
     common = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
     embedded = {**common, "LEDGER_BACKEND": "sqlite",
                 "LEDGER_DATA_DIR": str(tmp_path / "embedded")}
-    on_kafka = {
-        **common, "LEDGER_BACKEND": "kafka", "LEDGER_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "LEDGER_LEDGER_TOPIC": f"ledger-{tag}", "LEDGER_INTAKE_TOPIC": f"intake-{tag}",
-        "LEDGER_REJECTED_TOPIC": f"rejected-{tag}",
-        "LEDGER_PARKED_TOPIC": f"parked-{tag}", "LEDGER_PARTITIONS": str(PARTITIONS),
-        "LEDGER_DATA_DIR": str(tmp_path / "kafka"),
-    }
+    on_kafka = ledger_env(kafka_bootstrap, tmp_path / "kafka", partitions=PARTITIONS)
     acts_file = tmp_path / "acts.jsonl"
     acts_file.write_bytes(b"\n".join(orjson.dumps(act) for act in demo_acts) + b"\n")
-    recorded = ledger(embedded, "record", str(acts_file), "--json")
+    recorded = run_cli(embedded, "record", str(acts_file), "--json")
     assert recorded.returncode in (0, 1), recorded.stderr  # 1: the demo's refusals
 
-    assert ledger(on_kafka, "topics", "ensure").returncode == 0
+    assert run_cli(on_kafka, "topics", "ensure").returncode == 0
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    intake = on_kafka["LEDGER_INTAKE_TOPIC"]
     for act in demo_acts:
-        producer.send(f"intake-{tag}", key=act["subject_id"].encode(), value=orjson.dumps(act))
+        producer.send(intake, key=act["subject_id"].encode(), value=orjson.dumps(act))
     producer.flush()
     producer.close()
-    served = ledger(on_kafka, "serve", "--exit-when-idle", "5", "--json")
+    served = run_cli(on_kafka, "serve", "--exit-when-idle", "5", "--json")
     assert served.returncode == 0, served.stderr[-2000:]
     batches = [orjson.loads(line) for line in served.stdout.splitlines()]
     projected = {line["shard"]: line["projected"] for line in batches}
@@ -94,28 +96,35 @@ def test_serve_projects_each_shard_and_reads_match_the_embedded_backend(
         finally:
             store.close()
 
+    served_positions = store_positions(tmp_path / "kafka")
     for subject in subjects:
-        on_both = [ledger(env, "subject", "show", subject, "--json")
+        on_both = [run_cli(env, "subject", "show", subject, "--json")
                    for env in (embedded, on_kafka)]
         assert [r.returncode for r in on_both] == [0, 0], on_both[1].stderr
         views = [stable(orjson.loads(r.stdout)) for r in on_both]
         assert views[0] == views[1]
-        trails = [stable(orjson.loads(ledger(env, "audit", "trail", subject, "--json").stdout))
+        trails = [stable(orjson.loads(run_cli(env, "audit", "trail", subject, "--json").stdout))
                   for env in (embedded, on_kafka)]
         assert trails[0] == trails[1]
         assert len(trails[0]["trail"]) > 0
 
-    registers = [stable(orjson.loads(ledger(env, "registers", "--json", "--now",
-                                            "2026-01-01T00:00:00+00:00").stdout))
+    documents = [orjson.loads(run_cli(env, "registers", "--json", "--now",
+                                      "2026-01-01T00:00:00+00:00").stdout)
                  for env in (embedded, on_kafka)]
+    published = [[entry["item"] for entry in document["policy"]["published"]]
+                 for document in documents]
+    assert published[0] == published[1] != []  # on Kafka too, by the register's shard
+    registers = [stable(document) for document in documents]
     assert registers[0] == registers[1]
 
     # A rebuild on Kafka starts each shard's store over and gets back to the same place.
-    rebuilt = ledger(on_kafka, "rebuild", "--json")
+    rebuilt = run_cli(on_kafka, "rebuild", "--json")
     assert rebuilt.returncode == 0, rebuilt.stderr
     reports = orjson.loads(rebuilt.stdout)["shards"]
     assert [r["shard"] for r in reports] == list(range(PARTITIONS))
-    assert {r["shard"]: r["position"] for r in reports if r["events"]} == projected
-    after = stable(orjson.loads(ledger(on_kafka, "registers", "--json", "--now",
-                                       "2026-01-01T00:00:00+00:00").stdout))
+    # Every shard serve opened was projected to its end, the policy register's too.
+    assert {r["shard"]: r["position"] for r in reports if r["events"]} == served_positions
+    assert projected.items() <= served_positions.items()
+    after = stable(orjson.loads(run_cli(on_kafka, "registers", "--json", "--now",
+                                        "2026-01-01T00:00:00+00:00").stdout))
     assert after == registers[1]
