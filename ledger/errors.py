@@ -12,8 +12,8 @@ exit reports carry (``ledger.refusals`` maps an error to its rule and reason); a
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
+from types import TracebackType
 from uuid import UUID
 
 
@@ -40,16 +40,26 @@ def check_form(text: str, form: re.Pattern[str], explanation: str) -> str:
     return text
 
 
-@contextmanager
-def translated(caught: type[BaseException] | tuple[type[BaseException], ...],
-               into: Callable[[str], Exception], message: str) -> Iterator[None]:
+class translated:
     """Turns an error of the ``caught`` types (a driver's, the file system's) into
     ``into("MESSAGE (ErrorType)")``, with the original as its cause: the message names
-    the error's type only, since a driver's own message may quote a value."""
-    try:
-        yield
-    except caught as error:
-        raise into(f"{message} ({type(error).__name__})") from error
+    the error's type only, since a driver's own message may quote a value.
+
+    A class, not a generator: the key store enters one per statement."""
+
+    __slots__ = ("_caught", "_into", "_message")
+
+    def __init__(self, caught: type[BaseException] | tuple[type[BaseException], ...],
+                 into: Callable[[str], Exception], message: str) -> None:
+        self._caught, self._into, self._message = caught, into, message
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        if error is not None and isinstance(error, self._caught):
+            raise self._into(f"{self._message} ({type(error).__name__})") from error
 
 
 class PolicyError(LedgerError, rule="policy-error"):

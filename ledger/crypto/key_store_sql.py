@@ -408,12 +408,10 @@ class SQLKeyStore(ABC):
 
     # -- internals --------------------------------------------------------------------
 
-    @contextmanager
-    def _translated(self, operation: str) -> Iterator[None]:
+    def _translated(self, operation: str) -> translated:
         """Turns driver errors into ``KeyStoreError``, keeping the original as the cause."""
-        with translated(self.driver_error, KeyStoreError,
-                        f"{self._label} failed to {operation}"):
-            yield
+        return translated(self.driver_error, KeyStoreError,
+                          f"{self._label} failed to {operation}")
 
     def _sql(self, template: str) -> str:
         """``template`` in this store's dialect. Only table names and fixed fragments
