@@ -52,6 +52,7 @@ from ledger.domain.policy_register import POLICY_REGISTER_ID
 from ledger.errors import BrokerError, DuplicateAct
 from ledger.intake.acts import IntakeAct, apply_act, parse_act
 from ledger.kafka.audit_log import read_partition
+from ledger.kafka.consumers import read_committed_consumer
 from ledger.kafka.intake_trim import IntakeTrimmer
 from ledger.kafka.partitioning import shard_of, subject_key
 from ledger.kafka.recorder import KafkaApplicationRecorder
@@ -499,19 +500,12 @@ class IntakeWriter:
         return sorted(held)
 
     def _connect(self) -> KafkaConsumer:
-        try:
-            consumer = KafkaConsumer(
-                bootstrap_servers=self.settings.bootstrap_servers,
-                client_id=f"{self.settings.client_id}-intake-{self.shard}",
-                group_id=INTAKE_GROUP, enable_auto_commit=False,
-                isolation_level="read_committed", auto_offset_reset="earliest",
-                max_poll_records=self.batch_size,
-            )
-            consumer.assign([self.intake])
-        except KafkaError as error:
-            raise BrokerError(f"cannot reach the intake topic: {type(error).__name__}"
-                              ) from error
-        return consumer
+        return read_committed_consumer(
+            self.settings.bootstrap_servers,
+            client_id=f"{self.settings.client_id}-intake-{self.shard}",
+            cannot="reach the intake topic", partitions=[self.intake], group_id=INTAKE_GROUP,
+            auto_offset_reset="earliest", max_poll_records=self.batch_size,
+        )
 
     def _resume_from_committed(self) -> None:
         try:

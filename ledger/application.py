@@ -229,6 +229,13 @@ class LedgerApplication(Application[UUID]):
     fulfil_access = _command(DataSubject.fulfil_access)
     extend_request_deadline = _command(DataSubject.extend_request_deadline)
     request_erasure = _command(DataSubject.request_erasure)
+    end_contract = _command(DataSubject.end_contract)
+    fulfil_purpose = _command(DataSubject.fulfil_purpose)
+    place_legal_hold = _command(DataSubject.place_legal_hold)
+    release_legal_hold = _command(DataSubject.release_legal_hold)
+    transfer_controller = _command(DataSubject.transfer_controller)
+
+    # The two acts that destroy keys: each checks all it can before the first key goes.
 
     def carry_out_erasure(
         self, subject_id: UUID, act: ActContext, *, request_ref: str
@@ -302,12 +309,6 @@ class LedgerApplication(Application[UUID]):
         record(recorded, destroyed)
         self._rebind_held_identities(subject)
         self._save(subject)
-
-    end_contract = _command(DataSubject.end_contract)
-    fulfil_purpose = _command(DataSubject.fulfil_purpose)
-    place_legal_hold = _command(DataSubject.place_legal_hold)
-    release_legal_hold = _command(DataSubject.release_legal_hold)
-    transfer_controller = _command(DataSubject.transfer_controller)
 
     # -- plumbing ----------------------------------------------------------------------
 

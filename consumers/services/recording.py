@@ -27,6 +27,10 @@ NO_ANSWER_RULE = "no-answer"
 
 @dataclass(frozen=True)
 class Verdict:
+    """What became of one input line (``line``, counted from 1), as `ledger record --json`
+    prints it: the act's id and type when the line got that far, and the rule and reason
+    of every status but "recorded"."""
+
     line: int
     status: Status
     act_id: str | None

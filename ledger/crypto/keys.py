@@ -27,10 +27,17 @@ _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 
 @dataclass(frozen=True)
-class DataKey:
+class KeyOfScope:
+    """Which data key a record is about: its id, and the subject and retention scope it
+    is the key of (the three a wrapped key's material is bound to, ``data_key_aad``)."""
+
     key_id: UUID
     subject_id: UUID
     scope: str
+
+
+@dataclass(frozen=True)
+class DataKey(KeyOfScope):
     material: bytes = field(repr=False)
     # Keyed once: a replay opens every value of a subject with the same key. It lives
     # exactly as long as the key does, so a shred that evicts the key evicts it too.
@@ -43,24 +50,18 @@ class DataKey:
 
 
 @dataclass(frozen=True)
-class WrappedKey:
+class WrappedKey(KeyOfScope):
     """A data key as stored and exported: its material encrypted under a master key."""
 
-    key_id: UUID
-    subject_id: UUID
-    scope: str
     wrapped: bytes = field(repr=False)
     master_fingerprint: str
     created_at: datetime
 
 
 @dataclass(frozen=True)
-class DestroyedKey:
+class DestroyedKey(KeyOfScope):
     """An erasure-fence record: proof that ``key_id`` was destroyed, and when."""
 
-    key_id: UUID
-    subject_id: UUID
-    scope: str
     destroyed_at: datetime
 
 

@@ -44,6 +44,9 @@ _KEY_END = re.compile(rb'"[ \t\r\n]*:')
 
 @dataclass(frozen=True)
 class IntakeAct:
+    """An act that passed every intake check (``act_from_document``): its type and
+    subject, the context it is recorded with, and the fields of its type."""
+
     type: str
     subject_id: UUID
     context: ActContext
@@ -370,78 +373,63 @@ def _unexpected_names(error: ValidationError) -> str:
 Handler = Callable[[LedgerApplication, IntakeAct], None]
 
 
-def _erase(app: LedgerApplication, act: IntakeAct) -> None:
+@dataclass(frozen=True)
+class CommandHandler:
+    """Calls the application's method ``command`` with the act's subject and context,
+    and the act's ``fields`` as keyword arguments: the schema names each field as the
+    command names its argument (``tests/unit/test_act_handlers.py`` holds the three to
+    each other). An ``optional`` field the act leaves out is passed as the default given
+    here. The method is looked up on the application it is given, so a subclass's
+    override is the one that runs."""
+
+    command: str
+    fields: tuple[str, ...]
+    optional: Mapping[str, Any]
+
+    def __call__(self, app: LedgerApplication, act: IntakeAct) -> None:
+        arguments = {name: act.body[name] for name in self.fields}
+        arguments |= {name: act.body.get(name, default)
+                      for name, default in self.optional.items()}
+        getattr(app, self.command)(act.subject_id, act.context, **arguments)
+
+
+def _handler_for(command: str, *fields: str, **optional: Any) -> CommandHandler:
+    if not callable(getattr(LedgerApplication, command, None)):
+        raise TypeError(f"LedgerApplication has no command {command!r}")
+    return CommandHandler(command, fields, optional)
+
+
+HANDLERS: dict[str, CommandHandler] = {
+    "data-collected": _handler_for(
+        "collect_data", "purpose", "values", "source_system", "legal_basis", controller=None),
+    "data-processed": _handler_for("record_processing", "purpose", "operation", "categories"),
+    "data-shared": _handler_for(
+        "record_sharing", "purpose", "recipient", "recipient_kind", "ground", "categories"),
+    "consent-given": _handler_for(
+        "give_consent", "purpose", "channel", "notice_version", "proof_ref"),
+    "consent-withdrawn": _handler_for("withdraw_consent", "purpose", "channel", "proof_ref"),
+    "objection-raised": _handler_for("object_to_processing", "ground", "channel", purpose=None),
+    "restriction-applied": _handler_for("restrict_processing", "request_ref", "reason", scope=None),
+    "restriction-lifted": _handler_for("lift_restriction", "request_ref"),
+    "data-rectified": _handler_for("rectify_data", "purpose", "values", "request_ref"),
+    "access-requested": _handler_for("request_access", "request_ref", "channel"),
+    "request-forwarded": _handler_for(
+        "forward_request", "request_ref", "request_kind", "channel", "forwarded_to"),
+    "access-fulfilled": _handler_for("fulfil_access", "request_ref", "export_ref"),
+    "request-deadline-extended": _handler_for(
+        "extend_request_deadline", "request_ref", "extended_by_months", "reason_code"),
+    "erasure-requested": _handler_for("request_erasure", "request_ref", "channel"),
     # The plan is in the events recorded (ErasureCompleted, ErasureRefusedInPart). The
     # request must have been recorded first: no act opens and carries out one at once.
-    app.carry_out_erasure(act.subject_id, act.context, request_ref=act.body["request_ref"])
-
-
-def _collect(app: LedgerApplication, act: IntakeAct) -> None:
-    b = act.body
-    app.collect_data(
-        act.subject_id, act.context, purpose=b["purpose"], values=b["values"],
-        source_system=b["source_system"], legal_basis=b["legal_basis"],
-        controller=b.get("controller"),
-    )
-
-
-HANDLERS: dict[str, Handler] = {
-    "data-collected": _collect,
-    "data-processed": lambda app, a: app.record_processing(
-        a.subject_id, a.context, purpose=a.body["purpose"], operation=a.body["operation"],
-        categories=a.body["categories"]),
-    "data-shared": lambda app, a: app.record_sharing(
-        a.subject_id, a.context, purpose=a.body["purpose"], recipient=a.body["recipient"],
-        recipient_kind=a.body["recipient_kind"], ground=a.body["ground"],
-        categories=a.body["categories"]),
-    "consent-given": lambda app, a: app.give_consent(
-        a.subject_id, a.context, purpose=a.body["purpose"], channel=a.body["channel"],
-        notice_version=a.body["notice_version"], proof_ref=a.body["proof_ref"]),
-    "consent-withdrawn": lambda app, a: app.withdraw_consent(
-        a.subject_id, a.context, purpose=a.body["purpose"], channel=a.body["channel"],
-        proof_ref=a.body["proof_ref"]),
-    "objection-raised": lambda app, a: app.object_to_processing(
-        a.subject_id, a.context, ground=a.body["ground"], purpose=a.body.get("purpose"),
-        channel=a.body["channel"]),
-    "restriction-applied": lambda app, a: app.restrict_processing(
-        a.subject_id, a.context, request_ref=a.body["request_ref"],
-        reason=a.body["reason"], scope=a.body.get("scope")),
-    "restriction-lifted": lambda app, a: app.lift_restriction(
-        a.subject_id, a.context, request_ref=a.body["request_ref"]),
-    "data-rectified": lambda app, a: app.rectify_data(
-        a.subject_id, a.context, purpose=a.body["purpose"], values=a.body["values"],
-        request_ref=a.body["request_ref"]),
-    "access-requested": lambda app, a: app.request_access(
-        a.subject_id, a.context, request_ref=a.body["request_ref"],
-        channel=a.body["channel"]),
-    "request-forwarded": lambda app, a: app.forward_request(
-        a.subject_id, a.context, request_ref=a.body["request_ref"],
-        request_kind=a.body["request_kind"], channel=a.body["channel"],
-        forwarded_to=a.body["forwarded_to"]),
-    "access-fulfilled": lambda app, a: app.fulfil_access(
-        a.subject_id, a.context, request_ref=a.body["request_ref"],
-        export_ref=a.body["export_ref"]),
-    "request-deadline-extended": lambda app, a: app.extend_request_deadline(
-        a.subject_id, a.context, request_ref=a.body["request_ref"],
-        extended_by_months=a.body["extended_by_months"], reason_code=a.body["reason_code"]),
-    "erasure-requested": lambda app, a: app.request_erasure(
-        a.subject_id, a.context, request_ref=a.body["request_ref"],
-        channel=a.body["channel"]),
-    "erasure-carried-out": _erase,
-    "retention-expired": lambda app, a: app.expire_retention(
-        a.subject_id, a.context, scope=a.body["scope"]),
-    "contract-ended": lambda app, a: app.end_contract(
-        a.subject_id, a.context, purpose=a.body["purpose"]),
-    "purpose-fulfilled": lambda app, a: app.fulfil_purpose(
-        a.subject_id, a.context, purpose=a.body["purpose"]),
-    "legal-hold-placed": lambda app, a: app.place_legal_hold(
-        a.subject_id, a.context, hold_ref=a.body["hold_ref"], reason=a.body["reason"],
-        scopes=a.body.get("scopes", [])),
-    "legal-hold-released": lambda app, a: app.release_legal_hold(
-        a.subject_id, a.context, hold_ref=a.body["hold_ref"]),
-    "controller-transferred": lambda app, a: app.transfer_controller(
-        a.subject_id, a.context, new_controller=a.body["new_controller"],
-        transfer_kind=a.body["transfer_kind"], purposes=a.body["purposes"]),
+    "erasure-carried-out": _handler_for("carry_out_erasure", "request_ref"),
+    "retention-expired": _handler_for("expire_retention", "scope"),
+    "contract-ended": _handler_for("end_contract", "purpose"),
+    "purpose-fulfilled": _handler_for("fulfil_purpose", "purpose"),
+    # No scopes: every scope of the policy is held (``DataSubject.place_legal_hold``).
+    "legal-hold-placed": _handler_for("place_legal_hold", "hold_ref", "reason", scopes=()),
+    "legal-hold-released": _handler_for("release_legal_hold", "hold_ref"),
+    "controller-transferred": _handler_for(
+        "transfer_controller", "new_controller", "transfer_kind", "purposes"),
 }
 
 

@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import orjson
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from kafka.errors import KafkaError
 
 from ledger.audit.checkpoint import shard_origin
@@ -39,6 +40,7 @@ from ledger.audit.errors import AuditError
 from ledger.audit.frontier import Frontier
 from ledger.audit.verify import LeafRecord, Problem, ProblemKind, StoredTree
 from ledger.errors import BrokerError
+from ledger.kafka.consumers import PARTITION_READING, read_committed_consumer
 from ledger.kafka.partitioning import shard_of
 
 HEADER_SEQUENCE = "ledger-sequence"
@@ -46,7 +48,6 @@ HEADER_TOPIC = "event-topic"
 HEADER_VERSION = "originator-version"
 TREE_FORMAT = 1
 _POLL_MS = 200
-_FETCH_MAX_WAIT_MS = 20
 _DEADLINE_S = 60.0
 
 
@@ -98,20 +99,10 @@ class TreeState:
 # -- reading partitions -------------------------------------------------------------------
 
 
-def _consumer(bootstrap: str, client_id: str) -> KafkaConsumer:
-    return KafkaConsumer(bootstrap_servers=bootstrap, client_id=client_id, group_id=None,
-                         enable_auto_commit=False, isolation_level="read_committed",
-                         max_partition_fetch_bytes=8 * 1024 * 1024,
-                         fetch_max_wait_ms=_FETCH_MAX_WAIT_MS)
-
-
 def _reading_consumer(bootstrap: str, topic: str, client_id: str) -> Any:
-    """A consumer for reading ``topic``; an unreachable broker as the ledger's own error."""
-    try:
-        return _consumer(bootstrap, client_id)
-    except KafkaError as error:
-        raise BrokerError(f"cannot reach Kafka to read {topic}: {type(error).__name__}"
-                          ) from error
+    """A consumer for reading ``topic`` to its end."""
+    return read_committed_consumer(bootstrap, client_id=client_id,
+                                   cannot=f"reach Kafka to read {topic}", **PARTITION_READING)
 
 
 def read_partition(bootstrap: str, topic: str, partition: int, *,
@@ -138,16 +129,15 @@ def partition_bounds(bootstrap: str, topic: str, partition: int) -> tuple[int, i
     """(first offset, end offset) of a partition: the first is past 0 once records were
     deleted (DeleteRecords, or retention)."""
     where = TopicPartition(topic, partition)
+    cannot = f"read the bounds of {topic} partition {partition}"
+    consumer = read_committed_consumer(bootstrap, client_id="personal-data-ledger-audit",
+                                       cannot=cannot, **PARTITION_READING)
     try:
-        consumer = _consumer(bootstrap, "personal-data-ledger-audit")
-        try:
+        with closing(consumer):
             first = consumer.beginning_offsets([where])[where]
             end = consumer.end_offsets([where])[where]
-        finally:
-            consumer.close()
     except KafkaError as error:
-        raise BrokerError(f"cannot read the bounds of {topic} partition {partition}: "
-                          f"{type(error).__name__}") from error
+        raise BrokerError(f"cannot {cannot}: {type(error).__name__}") from error
     return first, end
 
 
@@ -301,13 +291,12 @@ class KafkaAuditLog:
 def holds_records(bootstrap: str, topic: str, partitions: int) -> bool:
     """Whether any partition of ``topic`` ever held a record (its end offset is past 0)."""
     wanted = [TopicPartition(topic, p) for p in range(partitions)]
+    cannot = f"read the end offsets of {topic}"
+    consumer = read_committed_consumer(bootstrap, client_id="personal-data-ledger-audit",
+                                       cannot=cannot, **PARTITION_READING)
     try:
-        consumer = _consumer(bootstrap, "personal-data-ledger-audit")
-        try:
+        with closing(consumer):
             ends = consumer.end_offsets(wanted)
-        finally:
-            consumer.close()
     except KafkaError as error:
-        raise BrokerError(f"cannot read the end offsets of {topic}: "
-                          f"{type(error).__name__}") from error
+        raise BrokerError(f"cannot {cannot}: {type(error).__name__}") from error
     return any(end > 0 for end in ends.values())

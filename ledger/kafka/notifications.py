@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.persistence import Notification
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from kafka.errors import KafkaError
 
 from ledger.errors import BrokerError
+from ledger.kafka.consumers import PARTITION_READING, read_committed_consumer
 from ledger.kafka.recorder import (
-    FETCH_MAX_WAIT_MS,
     POLL_MS,
     ShardAddress,
     notification_from_record,
@@ -32,17 +32,9 @@ class PartitionNotifications:
     def __init__(self, address: ShardAddress) -> None:
         self.address = address
         self._partition = TopicPartition(address.topic, address.partition)
-        try:
-            self._consumer = KafkaConsumer(
-                bootstrap_servers=address.bootstrap_servers,
-                client_id=f"{address.client_id}-notifications",
-                group_id=None, enable_auto_commit=False, isolation_level="read_committed",
-                max_partition_fetch_bytes=8 * 1024 * 1024,
-                fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
-            )
-            self._consumer.assign([self._partition])
-        except KafkaError as error:
-            raise self._broker_error(error) from error
+        self._consumer = read_committed_consumer(
+            address.bootstrap_servers, client_id=f"{address.client_id}-notifications",
+            cannot=self._cannot, partitions=[self._partition], **PARTITION_READING)
 
     def max_notification_id(self) -> int | None:
         """An upper bound: the last stable offset, the id of the record before it
@@ -85,6 +77,9 @@ class PartitionNotifications:
             raise self._broker_error(error) from error
         return end
 
+    @property
+    def _cannot(self) -> str:
+        return f"read shard {self.address.partition} of {self.address.topic}"
+
     def _broker_error(self, error: Any) -> BrokerError:
-        return BrokerError(f"cannot read shard {self.address.partition} of "
-                           f"{self.address.topic}: {type(error).__name__}")
+        return BrokerError(f"cannot {self._cannot}: {type(error).__name__}")

@@ -62,6 +62,7 @@ from ledger.kafka.audit_log import (
     sequence_of,
     shard_key,
 )
+from ledger.kafka.consumers import PARTITION_READING, read_committed_consumer
 from ledger.kafka.shard_events import IndexedEvents, InMemoryEvents, KnownEvents
 from ledger.kafka.shard_index import ShardIndex, originator_id_of
 from ledger.kafka.transactions import GuardedTransactions, WriterFenced, translate
@@ -70,11 +71,6 @@ __all__ = ["HEADER_SEQUENCE", "HEADER_TOPIC", "HEADER_VERSION", "PRODUCER_TUNING
            "KafkaAggregateRecorder", "KafkaApplicationRecorder", "ShardAddress",
            "notification_from_record"]
 POLL_MS = 200
-# Kafka answers a connection's requests in order, so the ListOffsets call with which a
-# reader finds the partition's end waits behind the consumer's prefetch, which the
-# broker holds this long when there is nothing new. The default 500 ms made every
-# catch-up of an idle reader take half a second.
-FETCH_MAX_WAIT_MS = 20
 # The writer's producer settings, shared with the benchmark's raw baseline so the two
 # differ only by what the ledger does. Batches of 1 MiB instead of kafka-python's 16 KiB
 # default: one intake batch of a thousand acts then goes out in a few produce requests
@@ -501,23 +497,13 @@ class KafkaApplicationRecorder(ApplicationRecorder):
     # -- reading the partition -------------------------------------------------------------
 
     def _connect_consumer(self) -> KafkaConsumer:
-        try:
-            consumer = KafkaConsumer(
-                bootstrap_servers=self.address.bootstrap_servers,
-                client_id=f"{self.address.client_id}-index",
-                group_id=None, enable_auto_commit=False,
-                isolation_level="read_committed",
-                max_partition_fetch_bytes=8 * 1024 * 1024,
-                fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
-                # A seek below the log start (records deleted since an index was made)
-                # reads from the start, never skips to the end.
-                auto_offset_reset="earliest",
-            )
-            consumer.assign([self.partition])
-        except KafkaError as error:
-            raise BrokerError(f"cannot read shard {self.address.partition}: "
-                              f"{type(error).__name__}") from error
-        return consumer
+        return read_committed_consumer(
+            self.address.bootstrap_servers, client_id=f"{self.address.client_id}-index",
+            cannot=f"read shard {self.address.partition}", partitions=[self.partition],
+            # A seek below the log start (records deleted since an index was made) reads
+            # from the start, never skips to the end.
+            auto_offset_reset="earliest", **PARTITION_READING,
+        )
 
     def _catch_up(self) -> None:
         """Reads committed records up to the partition's last stable offset, from where

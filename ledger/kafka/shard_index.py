@@ -24,6 +24,7 @@ whose messages name the topic, the partition and the operation, never an event.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -86,14 +87,17 @@ def originator_id_of(text: str) -> UUID | str:
 class Connection(Protocol):
     def execute(self, query: Any, params: Any = ..., /) -> Any: ...
 
+    def close(self) -> None: ...
+
 
 _COLUMNS = "id, originator_id, originator_version, topic, state"
 
 
 class SQLShardIndex(ABC):
     """``ShardIndex`` on SQL: the statements both adapters run; each adapter says how it
-    connects, holds a transaction and inserts many rows. Statements take ``?`` for a
-    parameter and ``{events}``/``{shards}`` for the tables; ``_sql`` renders them."""
+    connects and prepares the connection, holds a transaction and inserts many rows.
+    Statements take ``?`` for a parameter and ``{events}``/``{shards}`` for the tables;
+    ``_sql`` renders them."""
 
     driver_error: type[Exception]
     param = "?"
@@ -112,14 +116,16 @@ class SQLShardIndex(ABC):
     def _connection(self) -> Connection: ...
 
     @abstractmethod
+    def _prepare(self) -> None:
+        """Readies the connection just made for the shard's row: the tables, made if
+        missing, and whatever else the adapter sets up first."""
+
+    @abstractmethod
     def _transaction(self) -> AbstractContextManager[None]:
         """One write transaction on ``_connection()``, committed as it exits."""
 
     @abstractmethod
     def _insert_many(self, statement: str, rows: list[tuple[Any, ...]]) -> None: ...
-
-    @abstractmethod
-    def close(self) -> None: ...
 
     # -- the port ------------------------------------------------------------------------
 
@@ -183,10 +189,25 @@ class SQLShardIndex(ABC):
             self._run("UPDATE {shards} SET indexed_through = 0 WHERE shard_id = ?",
                       (self._shard_id,))
 
+    def close(self) -> None:
+        with self._lock, contextlib.suppress(self.driver_error):
+            self._connection().close()
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._label})"
 
     # -- shared helpers ------------------------------------------------------------------
+
+    def _open(self) -> None:
+        """Prepares the connection the adapter just made and opens this shard's row
+        on it; closes that connection if either fails."""
+        try:
+            with self._translated("open"):
+                self._prepare()
+                self._open_shard()
+        except BaseException:
+            self._connection().close()
+            raise
 
     def _open_shard(self) -> None:
         """This shard's row, made if missing; its id keys the shard's events."""

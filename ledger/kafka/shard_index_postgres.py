@@ -10,7 +10,6 @@ reader never leaves one idle; psycopg pipelines ``executemany``.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -68,28 +67,21 @@ class PostgresShardIndex(SQLShardIndex):
         except psycopg.Error as error:
             raise ShardIndexError(f"cannot connect the {self._label} "
                                   f"({type(error).__name__})") from error
-        try:
-            with self._translated("open"):
-                with self._transaction():
-                    self._db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
-                                     (f"ledger:{schema}",))
-                    self._db.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
-                        sql.Identifier(schema)))
-                    for statement in _TABLES.split(";"):
-                        self._db.execute(statement.format(**self._tables).encode())
-                self._open_shard()
-        except BaseException:
-            self._db.close()
-            raise
-
-    def close(self) -> None:
-        with self._lock, contextlib.suppress(psycopg.Error):
-            self._db.close()
+        self._open()
 
     # -- what PostgreSQL does its own way ----------------------------------------------
 
     def _connection(self) -> Connection:
         return self._db
+
+    def _prepare(self) -> None:
+        with self._transaction():
+            self._db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                             (f"ledger:{self.schema}",))
+            self._db.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+                sql.Identifier(self.schema)))
+            for statement in _TABLES.split(";"):
+                self._db.execute(statement.format(**self._tables).encode())
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:

@@ -62,26 +62,19 @@ class SQLiteShardIndex(SQLShardIndex):
         except (OSError, sqlite3.Error) as error:
             raise ShardIndexError(f"cannot open the {self._label} ({type(error).__name__})"
                                   ) from error
-        try:
-            with self._translated("open"):
-                for pragma in ("journal_mode = WAL", "synchronous = NORMAL",
-                               "cache_size = -32768", "temp_store = MEMORY"):
-                    self._db.execute(f"PRAGMA {pragma}")
-                self._db.executescript(_SCHEMA)
-                self._forget_other_shards()
-                self._open_shard()
-        except BaseException:
-            self._db.close()
-            raise
-
-    def close(self) -> None:
-        with self._lock, contextlib.suppress(sqlite3.Error):
-            self._db.close()
+        self._open()
 
     # -- what SQLite does its own way --------------------------------------------------
 
     def _connection(self) -> Connection:
         return self._db
+
+    def _prepare(self) -> None:
+        for pragma in ("journal_mode = WAL", "synchronous = NORMAL",
+                       "cache_size = -32768", "temp_store = MEMORY"):
+            self._db.execute(f"PRAGMA {pragma}")
+        self._db.executescript(_SCHEMA)
+        self._forget_other_shards()
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:

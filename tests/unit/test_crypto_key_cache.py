@@ -3,42 +3,17 @@
 from __future__ import annotations
 
 import threading
-from collections import Counter
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import pytest
 
 from ledger.crypto.key_cache import CachingKeyStore
-from ledger.crypto.key_store_sqlite import SQLiteKeyStore
-from ledger.crypto.keys import DataKey, KeyStore
+from ledger.crypto.keys import KeyStore
 from ledger.crypto.master_key import AesGcmMasterKey
-
-
-class CountingStore(SQLiteKeyStore):
-    """A real store that counts the reads the cache should have saved."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, AesGcmMasterKey.random())
-        self.calls: Counter[str] = Counter()
-        self.before_read: Callable[[], None] | None = None
-
-    def data_key(self, subject_id: UUID, scope: str) -> DataKey:
-        self.calls["data_key"] += 1
-        return super().data_key(subject_id, scope)
-
-    def key_by_id(self, key_id: UUID) -> DataKey | None:
-        self.calls["key_by_id"] += 1
-        key = super().key_by_id(key_id)
-        if self.before_read is not None:
-            self.before_read()
-        return key
-
-    def shred(self, subject_id: UUID, scopes: Collection[str] | None = None) -> list[UUID]:
-        self.calls["shred"] += 1
-        return super().shred(subject_id, scopes)
+from tests.unit.counting_key_store import CountingKeyStore
 
 
 class FakeClock:
@@ -50,18 +25,17 @@ class FakeClock:
 
 
 @pytest.fixture
-def inner(tmp_path: Path) -> Iterator[CountingStore]:
-    store = CountingStore(tmp_path / "keys.sqlite")
-    yield store
-    store.close()
+def inner(tmp_path: Path) -> Iterator[CountingKeyStore]:
+    with CountingKeyStore(tmp_path / "keys.sqlite") as store:
+        yield store
 
 
-def test_it_implements_the_port(inner: CountingStore) -> None:
+def test_it_implements_the_port(inner: CountingKeyStore) -> None:
     store: KeyStore = CachingKeyStore(inner)
     assert store.master_fingerprint == inner.master_fingerprint
 
 
-def test_repeated_reads_hit_the_cache(inner: CountingStore) -> None:
+def test_repeated_reads_hit_the_cache(inner: CountingKeyStore) -> None:
     cache = CachingKeyStore(inner)
     subject = uuid4()
     key = cache.data_key(subject, "general")
@@ -72,7 +46,7 @@ def test_repeated_reads_hit_the_cache(inner: CountingStore) -> None:
     assert inner.calls["key_by_id"] == 0
 
 
-def test_size_is_bounded_and_least_recently_used_goes_first(inner: CountingStore) -> None:
+def test_size_is_bounded_and_least_recently_used_goes_first(inner: CountingKeyStore) -> None:
     cache = CachingKeyStore(inner, max_entries=3)
     keys = [cache.data_key(uuid4(), "general") for _ in range(3)]
     cache.key_by_id(keys[0].key_id)  # touch: keys[1] is now the oldest
@@ -87,7 +61,7 @@ def test_size_is_bounded_and_least_recently_used_goes_first(inner: CountingStore
     assert len(cache) == 3
 
 
-def test_many_keys_never_exceed_the_bound(inner: CountingStore) -> None:
+def test_many_keys_never_exceed_the_bound(inner: CountingKeyStore) -> None:
     cache = CachingKeyStore(inner, max_entries=10)
     subjects = [uuid4() for _ in range(50)]
     for subject in subjects:
@@ -97,7 +71,7 @@ def test_many_keys_never_exceed_the_bound(inner: CountingStore) -> None:
     assert len(cache) == 10
 
 
-def test_shred_evicts_so_the_key_is_gone_at_once(inner: CountingStore) -> None:
+def test_shred_evicts_so_the_key_is_gone_at_once(inner: CountingKeyStore) -> None:
     cache = CachingKeyStore(inner)
     subject, bystander = uuid4(), uuid4()
     general = cache.data_key(subject, "general")
@@ -116,7 +90,7 @@ def test_shred_evicts_so_the_key_is_gone_at_once(inner: CountingStore) -> None:
     assert inner.calls["key_by_id"] == 0
 
 
-def test_a_read_racing_a_shred_does_not_recache_the_key(inner: CountingStore) -> None:
+def test_a_read_racing_a_shred_does_not_recache_the_key(inner: CountingKeyStore) -> None:
     cache = CachingKeyStore(inner)
     subject = uuid4()
     key = inner.data_key(subject, "general")
@@ -133,7 +107,7 @@ def test_a_read_racing_a_shred_does_not_recache_the_key(inner: CountingStore) ->
     assert len(cache) == 0
 
 
-def test_rotation_empties_the_cache(inner: CountingStore) -> None:
+def test_rotation_empties_the_cache(inner: CountingKeyStore) -> None:
     cache = CachingKeyStore(inner)
     key = cache.data_key(uuid4(), "general")
     assert cache.rotate_master(AesGcmMasterKey.random()) == 1
@@ -141,7 +115,7 @@ def test_rotation_empties_the_cache(inner: CountingStore) -> None:
     assert cache.key_by_id(key.key_id) == key
 
 
-def test_import_fence_evicts_the_key(inner: CountingStore) -> None:
+def test_import_fence_evicts_the_key(inner: CountingKeyStore) -> None:
     donor = CachingKeyStore(inner)
     subject = uuid4()
     key = donor.data_key(subject, "general")
@@ -153,7 +127,7 @@ def test_import_fence_evicts_the_key(inner: CountingStore) -> None:
 
 
 def test_max_age_bounds_how_long_a_shred_elsewhere_goes_unnoticed(
-    inner: CountingStore,
+    inner: CountingKeyStore,
 ) -> None:
     clock = FakeClock()
     cache = CachingKeyStore(inner, max_age=60, clock=clock)
@@ -167,7 +141,7 @@ def test_max_age_bounds_how_long_a_shred_elsewhere_goes_unnoticed(
     assert cache.data_key(subject, "general").key_id != key.key_id
 
 
-def test_repr_shows_counts_only(inner: CountingStore) -> None:
+def test_repr_shows_counts_only(inner: CountingKeyStore) -> None:
     cache = CachingKeyStore(inner, max_entries=7)
     key = cache.data_key(uuid4(), "general")
     text = repr(cache)
@@ -176,7 +150,7 @@ def test_repr_shows_counts_only(inner: CountingStore) -> None:
     assert "material" not in repr(key)
 
 
-def test_concurrent_use_stays_within_bounds(inner: CountingStore) -> None:
+def test_concurrent_use_stays_within_bounds(inner: CountingKeyStore) -> None:
     cache = CachingKeyStore(inner, max_entries=20)
     subjects = [uuid4() for _ in range(40)]
 

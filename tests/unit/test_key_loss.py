@@ -5,7 +5,6 @@ and the binding of key store and event store refuses stores that are not each ot
 from __future__ import annotations
 
 import sqlite3
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from uuid import UUID, uuid4
@@ -24,27 +23,15 @@ from ledger.errors import ConfigurationError, KeyMissing, KeyStoreMismatch
 from ledger.persistence.encrypting_mapper import EncryptingMapper, SealedValue
 from ledger.persistence.event_store_binding import bind_event_store, read_event_store
 from ledger.persistence.transcoder import ledger_transcoder
+from tests.unit.counting_key_store import CountingKeyStore
 
 SUBJECT = uuid4()
 
 
-class FenceCountingStore(SQLiteKeyStore):
-    """A real store that counts fence look-ups."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, AesGcmMasterKey.random())
-        self.calls: Counter[str] = Counter()
-
-    def is_fenced(self, key_id: UUID) -> bool:
-        self.calls["is_fenced"] += 1
-        return super().is_fenced(key_id)
-
-
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[FenceCountingStore]:
-    key_store = FenceCountingStore(tmp_path / "keys.sqlite")
-    yield key_store
-    key_store.close()
+def store(tmp_path: Path) -> Iterator[CountingKeyStore]:
+    with CountingKeyStore(tmp_path / "keys.sqlite") as key_store:
+        yield key_store
 
 
 def sealed(store: SQLiteKeyStore, scope: str, text: str, category: str = "name"
@@ -64,7 +51,7 @@ def lose(store: SQLiteKeyStore, key_id: UUID) -> None:
 
 # -- the mapper --------------------------------------------------------------------------
 
-def test_a_found_key_opens_without_asking_the_fence(store: FenceCountingStore) -> None:
+def test_a_found_key_opens_without_asking_the_fence(store: CountingKeyStore) -> None:
     mapper = EncryptingMapper(ledger_transcoder(), CachingKeyStore(store))
     value = sealed(store, "general", "Ann")
     assert mapper.open_value(value) == "Ann"
@@ -73,7 +60,7 @@ def test_a_found_key_opens_without_asking_the_fence(store: FenceCountingStore) -
 
 
 def test_a_shredded_key_reads_as_erased_and_the_fence_is_asked_once(
-    store: FenceCountingStore,
+    store: CountingKeyStore,
 ) -> None:
     mapper = EncryptingMapper(ledger_transcoder(), store)
     value = sealed(store, "general", "Ann")
@@ -83,7 +70,7 @@ def test_a_shredded_key_reads_as_erased_and_the_fence_is_asked_once(
     assert store.calls["is_fenced"] == 1  # a fence record is final: remembered
 
 
-def test_a_lost_key_is_key_missing_never_erased(store: FenceCountingStore) -> None:
+def test_a_lost_key_is_key_missing_never_erased(store: CountingKeyStore) -> None:
     """The defect: before, a key gone from the store read as ``Erased`` whether it was
     shredded or lost."""
     mapper = EncryptingMapper(ledger_transcoder(), CachingKeyStore(store))
@@ -100,7 +87,7 @@ def test_a_lost_key_is_key_missing_never_erased(store: FenceCountingStore) -> No
     assert "INV-1" not in message
 
 
-def test_a_replayed_event_names_every_lost_key_of_it(store: FenceCountingStore) -> None:
+def test_a_replayed_event_names_every_lost_key_of_it(store: CountingKeyStore) -> None:
     mapper = EncryptingMapper(ledger_transcoder(), store)
     event = object.__new__(DataCollected)
     object.__setattr__(event, "__dict__", {

@@ -8,47 +8,24 @@ never happen: a second active key for a (subject, scope), or a shredded key serv
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import pytest
 
 from ledger.crypto.key_cache import CachingKeyStore
-from ledger.crypto.key_store_sqlite import SQLiteKeyStore
-from ledger.crypto.keys import DataKey
-from ledger.crypto.master_key import AesGcmMasterKey
-
-
-class CountingStore(SQLiteKeyStore):
-    """A real store that counts the reads and creations the cache asks of it."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, AesGcmMasterKey.random())
-        self.calls: Counter[str] = Counter()
-
-    def data_key(self, subject_id: UUID, scope: str) -> DataKey:
-        self.calls["data_key"] += 1
-        return super().data_key(subject_id, scope)
-
-    def create_data_key(self, subject_id: UUID, scope: str) -> DataKey:
-        self.calls["create_data_key"] += 1
-        return super().create_data_key(subject_id, scope)
-
-    def active_keys(self, subject_ids: Collection[UUID]) -> list[DataKey]:
-        self.calls["active_keys"] += 1
-        return super().active_keys(subject_ids)
+from tests.unit.counting_key_store import CountingKeyStore
 
 
 @pytest.fixture
-def inner(tmp_path: Path) -> Iterator[CountingStore]:
-    store = CountingStore(tmp_path / "keys.sqlite")
-    yield store
-    store.close()
+def inner(tmp_path: Path) -> Iterator[CountingKeyStore]:
+    with CountingKeyStore(tmp_path / "keys.sqlite") as store:
+        yield store
 
 
 def test_one_read_serves_the_batch_and_new_keys_skip_the_look_up(
-        inner: CountingStore) -> None:
+        inner: CountingKeyStore) -> None:
     known, new = uuid4(), uuid4()
     existing = inner.data_key(known, "contact")
     inner.calls.clear()
@@ -62,7 +39,7 @@ def test_one_read_serves_the_batch_and_new_keys_skip_the_look_up(
 
 
 def test_a_key_created_elsewhere_after_the_prefetch_is_used_not_doubled(
-        inner: CountingStore) -> None:
+        inner: CountingKeyStore) -> None:
     subject = uuid4()
     store = CachingKeyStore(inner)
     store.prefetch([subject])
@@ -71,7 +48,7 @@ def test_a_key_created_elsewhere_after_the_prefetch_is_used_not_doubled(
     assert inner.active_keys([subject]) == [theirs]
 
 
-def test_a_shred_ends_what_the_prefetch_knew(inner: CountingStore) -> None:
+def test_a_shred_ends_what_the_prefetch_knew(inner: CountingKeyStore) -> None:
     subject = uuid4()
     store = CachingKeyStore(inner)
     store.prefetch([subject])
@@ -83,7 +60,7 @@ def test_a_shred_ends_what_the_prefetch_knew(inner: CountingStore) -> None:
     assert inner.calls == Counter(data_key=1)  # looked up again, not assumed absent
 
 
-def test_cached_subjects_are_not_read_again(inner: CountingStore) -> None:
+def test_cached_subjects_are_not_read_again(inner: CountingKeyStore) -> None:
     subject = uuid4()
     store = CachingKeyStore(inner)
     key = store.data_key(subject, "contact")
