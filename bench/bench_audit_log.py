@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import sys
 import tempfile
 import time
 import uuid
@@ -42,29 +41,25 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+from bench_kafka import broker, drain, log, produce_acts, read_all, replay
 
-from bench_kafka import broker, drain, log, produce_acts, read_all, replay  # noqa: E402
-
-from consumers.composition import (  # noqa: E402
+from consumers.composition import (
     kafka_env,
     open_key_store,
     open_office_keyring,
     open_shard,
 )
-from consumers.intake_writer import IntakeWriter  # noqa: E402
-from consumers.services.audit_keys import trusted_audit_keys  # noqa: E402
-from consumers.services.audit_log import verify_log  # noqa: E402
-from ledger.application import LedgerApplication  # noqa: E402
-from ledger.config import KafkaSettings, Settings  # noqa: E402
-from ledger.crypto.keys import KeyStore  # noqa: E402
-from ledger.kafka import recorder as recorder_module  # noqa: E402
-from ledger.kafka.admin import ensure_topics, required_topic_specs  # noqa: E402
-from ledger.kafka.audit_log import KafkaAuditLog  # noqa: E402
-from ledger.kafka.recorder import KafkaApplicationRecorder  # noqa: E402
-from ledger.policy import load_policy  # noqa: E402
+from consumers.intake_writer import IntakeWriter
+from consumers.services.audit_keys import trusted_audit_keys
+from consumers.services.audit_log import verify_log
+from ledger.application import LedgerApplication
+from ledger.config import KafkaSettings, Settings
+from ledger.crypto.keys import KeyStore
+from ledger.kafka import recorder as recorder_module
+from ledger.kafka.admin import ensure_topics, required_topic_specs
+from ledger.kafka.audit_log import KafkaAuditLog
+from ledger.kafka.recorder import KafkaApplicationRecorder
+from ledger.policy import load_policy
 
 TREE_WORK = {"s": 0.0}  # seconds spent in the writer's tree code while timing is on
 

@@ -43,19 +43,17 @@ from typing import Any
 
 import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from repo_root import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from consumers.composition import open_key_store, open_shard  # noqa: E402
-from consumers.intake_writer import IntakeWriter  # noqa: E402
-from ledger.config import KafkaSettings, Settings  # noqa: E402
-from ledger.crypto.key_cache import CachingKeyStore  # noqa: E402
-from ledger.crypto.keys import KeyStore  # noqa: E402
-from ledger.domain.policy_register import POLICY_REGISTER_ID  # noqa: E402
-from ledger.kafka.admin import TopicSpec, ensure_topics, required_topic_specs  # noqa: E402
-from ledger.kafka.partitioning import subject_key  # noqa: E402
-from ledger.kafka.recorder import PRODUCER_TUNING  # noqa: E402
+from consumers.composition import open_key_store, open_shard
+from consumers.intake_writer import IntakeWriter
+from ledger.config import KafkaSettings, Settings
+from ledger.crypto.key_cache import CachingKeyStore
+from ledger.crypto.keys import KeyStore
+from ledger.domain.policy_register import POLICY_REGISTER_ID
+from ledger.kafka.admin import TopicSpec, ensure_topics, required_topic_specs
+from ledger.kafka.partitioning import subject_key
+from ledger.kafka.recorder import PRODUCER_TUNING
 
 
 def log(message: str) -> None:

@@ -65,22 +65,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+import orjson
+import psycopg
+from bench_kafka import broker, log, produce_acts
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.structs import OffsetAndMetadata
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+from repo_root import ROOT
 
-import orjson  # noqa: E402
-import psycopg  # noqa: E402
-from bench_kafka import broker, log, produce_acts  # noqa: E402
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition  # noqa: E402
-from kafka.structs import OffsetAndMetadata  # noqa: E402
-from psycopg import sql  # noqa: E402
-from psycopg.conninfo import make_conninfo  # noqa: E402
-
-from consumers.intake_writer import INTAKE_GROUP  # noqa: E402
-from ledger.config import KafkaSettings  # noqa: E402
-from ledger.kafka.admin import TopicSpec, ensure_topics, required_topic_specs  # noqa: E402
-from tests.docker_modules import load_docker_module  # noqa: E402
+from consumers.intake_writer import INTAKE_GROUP
+from ledger.config import KafkaSettings
+from ledger.kafka.admin import TopicSpec, ensure_topics, required_topic_specs
+from tests.docker_modules import load_docker_module
 
 WORKLOAD = "mixed"
 SAMPLE_EVERY_S = 0.1

@@ -24,27 +24,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+from bench_kafka import broker, log, produce_acts
 from kafka import KafkaProducer
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from bench_kafka import broker, log, produce_acts  # noqa: E402
-
-from consumers.composition import open_key_store, open_shard  # noqa: E402
-from consumers.intake_writer import IntakeWriter  # noqa: E402
-from ledger.config import KafkaSettings, Settings  # noqa: E402
-from ledger.kafka.admin import ensure_topics, required_topic_specs  # noqa: E402
-from ledger.kafka.audit_log import HEADER_TOPIC, HEADER_VERSION  # noqa: E402
-from ledger.kafka.recorder import (  # noqa: E402
+from consumers.composition import open_key_store, open_shard
+from consumers.intake_writer import IntakeWriter
+from ledger.config import KafkaSettings, Settings
+from ledger.kafka.admin import ensure_topics, required_topic_specs
+from ledger.kafka.audit_log import HEADER_TOPIC, HEADER_VERSION
+from ledger.kafka.recorder import (
     PRODUCER_TUNING,
     KafkaApplicationRecorder,
     ShardAddress,
