@@ -225,7 +225,7 @@ class IntakeWriter:
             # when this block ends, before step 4: no event may reach readers ahead of
             # its key.
             with self._key_batch():
-                self._prefetch_keys(records)
+                self._prefetch(records)
                 for handling in records:
                     if self._handle(handling, report) == "parked":
                         break  # commit right after it: its count goes with the commit
@@ -273,20 +273,20 @@ class IntakeWriter:
         store = self.app.key_store
         return store.batch() if store is not None else contextlib.nullcontext()
 
-    def _prefetch_keys(self, records: list[Any]) -> None:
-        """Reads the keys of the batch's subjects in one query, not one per act. The
-        record keys name them (upstream keys acts by subject id); a key that names no
-        subject is skipped: this only saves reads, the acts themselves decide."""
-        store = self.app.key_store
-        if not isinstance(store, CachingKeyStore):
-            return
+    def _prefetch(self, records: list[Any]) -> None:
+        """Reads the batch's subjects' keys and events in one query each, not one per
+        act. The record keys name them (upstream keys acts by subject id); a key that
+        names no subject is skipped: this only saves reads, the acts themselves decide."""
         subjects = []
         for record in records:
             try:
                 subjects.append(UUID(record.key.decode("ascii")))
             except (AttributeError, UnicodeDecodeError, ValueError):
                 continue
-        store.prefetch(subjects)
+        self.recorder.prefetch(subjects)
+        store = self.app.key_store
+        if isinstance(store, CachingKeyStore):
+            store.prefetch(subjects)
 
     def _handle(self, record: Any, report: BatchReport) -> str:
         """What became of the act: recorded, duplicate, rejected, parked or forwarded

@@ -76,6 +76,24 @@ class ShardIndexContract(ABC):
         assert [e.state for e in index.events(str(bob))] == [b"b1"]
         assert index.last_notification() == added[-1]
 
+    def test_many_subjects_events_come_back_in_one_read(self) -> None:
+        index, ann, bob, nobody = self.index(), uuid4(), "not-a-uuid", uuid4()
+        index.add([note(1, ann, 1, state=b"a1"), note(2, bob, 1, state=b"b1"),
+                   note(3, ann, 2, state=b"a2")], through=4)
+        found = index.events_of_many([str(ann), bob, str(nobody), str(ann)])
+        assert set(found) == {str(ann), bob}  # one without events is not in the answer
+        assert found[str(ann)] == index.events(ann)
+        assert found[bob] == index.events(bob)
+        assert index.events_of_many([]) == {}
+
+    def test_more_subjects_than_one_query_holds(self) -> None:
+        index = self.index()
+        subjects = [uuid4() for _ in range(1_201)]
+        index.add([note(n, s, 1) for n, s in enumerate(subjects, start=1)], through=1_202)
+        found = index.events_of_many([str(s) for s in subjects])
+        assert len(found) == 1_201
+        assert all(found[str(s)][0].originator_id == s for s in subjects)
+
     def test_notifications_are_read_by_range_limit_and_topic(self) -> None:
         index, ann = self.index(), uuid4()
         added = [note(i, ann, i, topic=f"t{i % 2}") for i in (1, 2, 4, 5, 7)]
