@@ -31,9 +31,9 @@ ledger writes it: `ledger serve` or a command of the Kafka backend; never
 `ledger topics ensure`, which has no key store (an id with no key store beside it would
 make the first key store look foreign). Its principal needs Write on the binding topic.
 
-The ledger topic *holds data* once any of its partitions ever held a record: on Kafka
-every ledger record is an event of a subject's act (the policy register is not
-published there).
+The ledger topic *holds data* once any of its partitions ever held a record: every
+ledger record is an event of a subject's act, or of the policy register, which a writer
+publishes only after the key store beside it was bound.
 """
 
 from __future__ import annotations
