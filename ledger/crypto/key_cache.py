@@ -81,8 +81,7 @@ class CachingKeyStore:
         costs one read, not one per key. Keys cached already are not read again."""
         with self._lock:
             generation = self._generation
-            known = {self._by_id[key_id][0].subject_id for key_id in self._active.values()
-                     if key_id in self._by_id}
+            known = {subject_id for subject_id, _ in self._active}
         missing = [s for s in dict.fromkeys(subject_ids) if s not in known]
         keys = self.inner.active_keys(missing) if missing else []
         for key in keys:

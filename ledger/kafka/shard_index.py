@@ -163,14 +163,8 @@ class SQLShardIndex(ABC):
                       (through, self._shard_id, through))
 
     def events(self, originator_id: UUID | str) -> list[StoredEvent]:
-        with self._translated("read a subject's events"):
-            rows = self._run(
-                "SELECT originator_version, topic, state FROM {events} "
-                "WHERE shard_id = ? AND originator_id = ? ORDER BY originator_version",
-                (self._shard_id, str(originator_id))).fetchall()
-        originator_id = originator_id_of(str(originator_id))  # as a notification has it
-        return [StoredEvent(originator_id=originator_id, originator_version=int(version),
-                            topic=topic, state=bytes(state)) for version, topic, state in rows]
+        key = str(originator_id)
+        return self.events_of_many([key]).get(key, [])
 
     def events_of_many(self, originator_ids: Sequence[str]) -> dict[str, list[StoredEvent]]:
         wanted = list(dict.fromkeys(originator_ids))
