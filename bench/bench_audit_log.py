@@ -84,14 +84,15 @@ KafkaApplicationRecorder._stage_tree = timed(  # type: ignore[method-assign]
 
 def open_writer(settings: Settings, key_store: KeyStore, *, tree: bool) -> LedgerApplication:
     """The shard's writer as `ledger serve` opens it, or (the bench's switch) without
-    the verifiable log: the persistence module without its tree topics."""
+    the verifiable log: the persistence module without its tree topics, and otherwise
+    the same writer (a sole writer with live aggregates, as `open_shard` makes it)."""
     if tree:
         return open_shard(settings, key_store, 0, writer=True)
     env = kafka_env(settings, 0, writer=True)
     del env["KAFKA_TREE_TOPIC"], env["KAFKA_CHECKPOINTS_TOPIC"]
     return LedgerApplication(load_policy(), env=env, key_store=key_store,
                              office_keyring=open_office_keyring(settings),
-                             max_future_skew=settings.max_clock_skew)
+                             max_future_skew=settings.max_clock_skew, sole_writer=True)
 
 
 def ledger_settings(bootstrap: str, data: Path) -> Settings:
