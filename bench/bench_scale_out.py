@@ -74,9 +74,9 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from repo_root import ROOT
 
-from consumers.intake_writer import INTAKE_GROUP
 from ledger.config import KafkaSettings
 from ledger.kafka.admin import TopicSpec, ensure_topics, required_topic_specs
+from ledger.kafka.intake_progress import INTAKE_GROUP
 from tests.docker_modules import load_docker_module
 
 WORKLOAD = "mixed"

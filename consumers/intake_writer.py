@@ -53,13 +53,13 @@ from ledger.errors import BrokerError, DuplicateAct
 from ledger.intake.acts import IntakeAct, apply_act, parse_act
 from ledger.kafka.audit_log import read_partition
 from ledger.kafka.consumers import read_committed_consumer
+from ledger.kafka.intake_progress import INTAKE_GROUP
 from ledger.kafka.intake_trim import IntakeTrimmer
 from ledger.kafka.partitioning import shard_of, subject_key
 from ledger.kafka.recorder import KafkaApplicationRecorder
 from ledger.policy import SYSTEM_ACTOR, seed_policy_text
 from ledger.refusals import Refusal, is_infrastructure_fault, is_refusal, refusal_of
 
-INTAKE_GROUP = "personal-data-ledger-intake"
 # How many times an act may make its batch fail before the writer parks it.
 PARK_AFTER_FAILURES = 3
 # How long an idle writer waits to learn where its intake partitions end.

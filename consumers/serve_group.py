@@ -46,13 +46,14 @@ import orjson
 
 from consumers.composition import open_shard
 from consumers.exit_codes import ExitCode
-from consumers.intake_writer import INTAKE_GROUP, IntakeWriter
+from consumers.intake_writer import IntakeWriter
 from consumers.serve import BatchHandler, Serving
 from ledger.application import LedgerApplication
 from ledger.config import Settings
 from ledger.errors import ConfigurationError
 from ledger.kafka.admin import ensure_topics, required_topic_specs
 from ledger.kafka.intake_group import GROUP_POLL_MS, IntakeGroup
+from ledger.kafka.intake_progress import INTAKE_GROUP
 from ledger.kafka.transactions import WriterFenced
 
 NO_POSTGRES = (

@@ -103,7 +103,7 @@ def _verdict(number: int, act: IntakeAct, outcome: ActOutcome, wait_s: float) ->
         return Verdict(number, "recorded", outcome.act_id, act.type)
     if outcome.status == "pending":
         return Verdict(number, "pending", outcome.act_id, act.type, NO_ANSWER_RULE,
-                       f"sent; no answer within {wait_s:g} s (`ledger serve` not running, "
-                       "behind, or the act was recorded before)")
+                       f"sent; no answer within {wait_s:g} s (`ledger serve` is not running or "
+                       "is behind; it records the act when it gets to it)")
     return Verdict(number, outcome.status, outcome.act_id, act.type, outcome.rule,
                    outcome.reason)

@@ -5,7 +5,9 @@ learn at once that a key is gone), so callers that record acts, erasures and exp
 do not touch the ledger topic: they send the act keyed by its subject, like any
 upstream system, and then watch the subject's partition of the ledger topic and of the
 rejected topic (read_committed) until the writer recorded or refused it, and of the
-parked topic, where an act that failed every try is set aside ("failed").
+parked topic, where an act that failed every try is set aside ("failed"). A re-delivery
+of a recorded act has no answer record: it is told by the writer's progress
+(``ledger.kafka.intake_progress``), never by a quiet period.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
 from ledger.config import KafkaSettings
-from ledger.errors import BrokerError
+from ledger.errors import BrokerError, DuplicateAct
 from ledger.kafka.admin import check_topics, required_topic_specs
+from ledger.kafka.intake_progress import WriterProgress
 from ledger.kafka.partitioning import shard_of, subject_key
 from ledger.kafka.recorder import HEADER_TOPIC, PRODUCER_TUNING
 from ledger.outcomes import ActOutcome, Status, event_summary
@@ -51,10 +54,14 @@ def submit_and_wait(kafka: KafkaSettings, acts: Sequence[Mapping[str, Any]], *,
         for tp, end in consumer.end_offsets(watched).items():
             consumer.seek(tp, end)
         # 2. send, 3. watch for the answers until all came or the wait is over.
-        _send(kafka, acts)
+        sent = _send(kafka, acts)
         outcomes = {act["act_id"]: ActOutcome(act["act_id"], "pending") for act in acts}
-        _watch(consumer, ledger_tps, outcomes, time.monotonic() + wait_s,
-               parked_topic=kafka.parked_topic)
+        progress = WriterProgress(kafka.bootstrap_servers)
+        try:
+            _watch(consumer, ledger_tps, outcomes, time.monotonic() + wait_s,
+                   parked_topic=kafka.parked_topic, sent=sent, progress=progress)
+        finally:
+            progress.close()
         return [outcomes[act["act_id"]] for act in acts]
     except KafkaError as error:
         raise BrokerError(f"lost Kafka while waiting for {len(acts)} act(s) "
@@ -63,23 +70,53 @@ def submit_and_wait(kafka: KafkaSettings, acts: Sequence[Mapping[str, Any]], *,
         consumer.close()
 
 
-def _send(kafka: KafkaSettings, acts: Sequence[Mapping[str, Any]]) -> None:
+def _send(kafka: KafkaSettings, acts: Sequence[Mapping[str, Any]]
+          ) -> dict[str, tuple[TopicPartition, int]]:
+    """Sends ``acts``; where each one landed on the intake topic, by act id."""
     producer = KafkaProducer(bootstrap_servers=kafka.bootstrap_servers, **PRODUCER_TUNING)
     try:
-        for act in acts:
-            producer.send(kafka.intake_topic, key=subject_key(UUID(act["subject_id"])),
-                          value=orjson.dumps(act))
+        futures = [(act["act_id"], producer.send(
+            kafka.intake_topic, key=subject_key(UUID(act["subject_id"])),
+            value=orjson.dumps(act))) for act in acts]
         producer.flush(timeout=30)
+        landed = {}
+        for act_id, future in futures:
+            meta = future.get(timeout=30)
+            landed[act_id] = (TopicPartition(meta.topic, meta.partition), meta.offset)
+        return landed
     finally:
         producer.close(timeout=10)
 
 
+# How often, while acts await an answer, the writers' committed intake offsets are read.
+PROGRESS_CHECK_S = 0.5
+
+
 def _watch(consumer: KafkaConsumer, ledger_tps: set[TopicPartition],
-           outcomes: dict[str, ActOutcome], deadline: float, *, parked_topic: str) -> None:
+           outcomes: dict[str, ActOutcome], deadline: float, *, parked_topic: str,
+           sent: Mapping[str, tuple[TopicPartition, int]], progress: WriterProgress) -> None:
     waiting = set(outcomes)
+    watched = list(consumer.assignment())
+    # Acts a writer consumed with no answer seen yet, and the answer partitions' high
+    # watermarks read after it committed: read to those, an answer would have come.
+    consumed: set[str] = set()
+    marks: dict[TopicPartition, int] | None = None
+    checked_at = 0.0
     while waiting and time.monotonic() < deadline:
         waiting -= record_answers(consumer.poll(timeout_ms=200), ledger_tps, outcomes,
                                   parked_topic=parked_topic)
+        if marks is not None and all(consumer.position(tp) >= end for tp, end in marks.items()):
+            for act_id in consumed & waiting:
+                outcomes[act_id] = ActOutcome(
+                    act_id, "duplicate", rule=DuplicateAct.rule,
+                    reason="already recorded (the writer took it in and recorded nothing)")
+            waiting -= consumed
+            marks = None
+        if marks is None and waiting and time.monotonic() - checked_at >= PROGRESS_CHECK_S:
+            checked_at = time.monotonic()
+            consumed = progress.consumed({a: sent[a] for a in waiting if a in sent})
+            if consumed:
+                marks = progress.high_watermarks(watched)
     # An act's events commit together but may span two polls: read to the end.
     ends = consumer.end_offsets(list(ledger_tps))
     while time.monotonic() < deadline and any(

@@ -187,6 +187,29 @@ def test_an_act_id_sent_again_with_other_values_is_rejected_by_the_writer_as_a_c
     assert f"{CANARY} other" not in shown
 
 
+def test_the_same_act_sent_again_in_a_later_run_is_answered_as_a_duplicate(
+    env: dict[str, str], serving: subprocess.Popen[str], tmp_path: Path,
+) -> None:
+    """The writer drops a re-delivery without an answer record; the client tells it from
+    the writer's committed progress, not from waiting (the old answer: pending, exit 6)."""
+    subject = str(uuid.uuid4())
+    source = tmp_path / "acts.jsonl"
+    act = collected(subject, "once")
+    source.write_bytes(orjson.dumps(act) + b"\n")
+    first = run_cli(env, "record", str(source), "--json")
+    assert first.returncode == 0, first.stdout + first.stderr
+    again = run_cli(env, "record", str(source), "--json", "--wait", "120")
+    assert again.returncode == 0, again.stdout + again.stderr
+    verdict, summary = (orjson.loads(line) for line in again.stdout.splitlines())
+    assert (verdict["status"], verdict["rule"]) == ("duplicate", "duplicate-act")
+    assert summary["summary"]["duplicate"] == 1
+    assert CANARY not in again.stdout + again.stderr
+    trail = run_cli(env, "audit", "trail", subject, "--json")
+    assert trail.returncode == 0, trail.stdout + trail.stderr
+    # Recorded once: the subject registered by the act, and its collection.
+    assert [a["act_id"] for a in orjson.loads(trail.stdout)["trail"]] == [act["act_id"]] * 2
+
+
 @pytest.mark.postgres
 def test_on_kafka_with_postgres_keys_and_shard_projections_live_in_postgres(
     env: dict[str, str], postgres_dsn: str, tmp_path: Path,

@@ -28,7 +28,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from psycopg import sql
 
 from consumers.composition import kafka_env, open_key_store, prepare_data_dir
-from consumers.intake_writer import INTAKE_GROUP, PARK_AFTER_FAILURES, BatchReport, IntakeWriter
+from consumers.intake_writer import PARK_AFTER_FAILURES, BatchReport, IntakeWriter
 from ledger.application import LedgerApplication
 from ledger.config import KafkaSettings, Settings
 from ledger.crypto.key_cache import CachingKeyStore
@@ -38,6 +38,7 @@ from ledger.crypto.master_key import AesGcmMasterKey
 from ledger.domain.acts import ActContext
 from ledger.errors import KeyStoreError
 from ledger.kafka.admin import ensure_topics, required_topic_specs
+from ledger.kafka.intake_progress import INTAKE_GROUP
 from ledger.policy import load_policy
 from tests.kafka_ledger import read_to_end
 

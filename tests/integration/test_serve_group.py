@@ -29,7 +29,7 @@ import psycopg
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from consumers.intake_writer import INTAKE_GROUP
+from ledger.kafka.intake_progress import INTAKE_GROUP
 from tests.integration.test_intake_exactly_once import (
     PARTITIONS,
     Ledger,
