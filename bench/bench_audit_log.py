@@ -50,6 +50,7 @@ from consumers.composition import (
     open_shard,
 )
 from consumers.intake_writer import IntakeWriter
+from consumers.serve import tune_collector_for_writers
 from consumers.services.audit_keys import trusted_audit_keys
 from consumers.services.audit_log import verify_log
 from ledger.application import LedgerApplication
@@ -200,6 +201,7 @@ def run(count: int, batch_size: int, rounds: int, workload: str) -> dict[str, An
 
 
 def main() -> None:
+    tune_collector_for_writers()  # as `ledger serve` runs its writers
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--acts", type=int, default=20_000)
     parser.add_argument("--batch-size", type=int, default=1000)

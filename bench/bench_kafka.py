@@ -47,6 +47,7 @@ from repo_root import ROOT
 
 from consumers.composition import open_key_store, open_shard
 from consumers.intake_writer import IntakeWriter
+from consumers.serve import tune_collector_for_writers
 from ledger.config import KafkaSettings, Settings
 from ledger.crypto.key_cache import CachingKeyStore
 from ledger.crypto.keys import KeyStore
@@ -277,6 +278,7 @@ def against_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     workloads = ["mixed", "new-subjects"] if args.workload == "both" else [args.workload]
+    tune_collector_for_writers()  # as `ledger serve` runs its writers
     result: dict[str, Any] = {"cores": os.cpu_count()}
     with broker() as bootstrap:
         for workload in workloads:
