@@ -22,7 +22,7 @@ from eventsourcing.application import (
     ProcessingEvent,
 )
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Mapper, Recording, Transcoder
+from eventsourcing.persistence import EventStore, IntegrityError, Mapper, Recording, Transcoder
 from eventsourcing.utils import get_topic
 
 from ledger.crypto.act_digest import act_digest, same_digest
@@ -43,6 +43,7 @@ from ledger.errors import (
     UnknownSubject,
 )
 from ledger.persistence.encrypting_mapper import EncryptingMapper
+from ledger.persistence.event_store import KeyBatchingEventStore
 from ledger.persistence.transcoder import ledger_transcoder
 from ledger.time_gate import DEFAULT_MAX_FUTURE_SKEW, TimeGate, utc_now
 
@@ -117,6 +118,11 @@ class LedgerApplication(Application[UUID]):
         if self.key_store is None:
             return Mapper(transcoder=transcoder)
         return EncryptingMapper(transcoder=transcoder, key_store=self.key_store)
+
+    def construct_event_store(self) -> EventStore[UUID]:
+        if isinstance(self.mapper, EncryptingMapper):
+            return KeyBatchingEventStore(mapper=self.mapper, recorder=self.recorder)
+        return super().construct_event_store()
 
     # -- reading -----------------------------------------------------------------------
 

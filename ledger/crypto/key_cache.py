@@ -118,6 +118,22 @@ class CachingKeyStore:
             self._put(key, generation, active=False)
         return key
 
+    def keys_by_id(self, key_ids: Collection[UUID]) -> list[DataKey]:
+        """The cached ones, and the rest in one read of the store (then cached)."""
+        found: list[DataKey] = []
+        with self._lock:
+            generation = self._generation
+            for key_id in dict.fromkeys(key_ids):
+                cached = self._get(key_id)
+                if cached is not None:
+                    found.append(cached)
+        known = {key.key_id for key in found}
+        missing = [key_id for key_id in dict.fromkeys(key_ids) if key_id not in known]
+        read = self.inner.keys_by_id(missing) if missing else []
+        for key in read:
+            self._put(key, generation, active=False)
+        return found + read
+
     def shred(self, subject_id: UUID, scopes: Collection[str] | None = None) -> list[UUID]:
         wanted = check_scopes(scopes)
         self._evict_subject(subject_id, wanted)

@@ -209,6 +209,17 @@ class SQLKeyStore(ABC):
             row = conn.execute(query, (self._dialect.uuid_in(key_id),)).fetchone()
         return None if row is None else self._unwrap(row)
 
+    def keys_by_id(self, key_ids: Collection[UUID]) -> list[DataKey]:
+        wanted = [self._dialect.uuid_in(k) for k in dict.fromkeys(key_ids)]
+        rows: list[Any] = []
+        with self._reading("read data keys") as conn:
+            for start in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[start:start + _IN_CHUNK]
+                query = self._sql(f"{_SELECT_KEYS} WHERE key_id IN "
+                                  f"({', '.join('?' * len(chunk))})")
+                rows += conn.execute(query, chunk).fetchall()
+        return [self._unwrap(row) for row in rows]
+
     def shred(self, subject_id: UUID, scopes: Collection[str] | None = None) -> list[UUID]:
         wanted = check_scopes(scopes)
         if wanted == []:

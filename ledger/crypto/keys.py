@@ -96,6 +96,11 @@ class KeyStore(Protocol):
         """The key, or None when it was shredded or never existed: callers read "erased"."""
         ...
 
+    def keys_by_id(self, key_ids: Collection[UUID]) -> list[DataKey]:
+        """``key_by_id`` of many keys in one read (a replay about to open their values):
+        those found, in no particular order; shredded or unknown ids are left out."""
+        ...
+
     def shred(self, subject_id: UUID, scopes: Collection[str] | None = None) -> list[UUID]:
         """Destroy the subject's keys in ``scopes`` (every scope when None); fence their ids.
 

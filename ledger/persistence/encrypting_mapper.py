@@ -16,6 +16,7 @@ only when a key is not found, so the hot path (key found, in the cache) is uncha
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Any, cast
@@ -31,7 +32,7 @@ from ledger.crypto.aead import (
     unseal_with,
     versioned_event_aad,
 )
-from ledger.crypto.keys import KeyStore
+from ledger.crypto.keys import DataKey, KeyStore
 from ledger.domain.values import Erased, PersonalValue, PersonalValues
 from ledger.errors import KeyMissing, TamperedCiphertext
 
@@ -85,6 +86,22 @@ class EncryptingMapper(Mapper[UUID]):
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         return self._to_domain_event(stored_event, decrypt=True)
 
+    def to_domain_events(
+        self, stored_events: Iterable[StoredEvent]
+    ) -> list[DomainEventProtocol[UUID]]:
+        """``to_domain_event`` of each, with the keys of all their values read in one go
+        (``KeyStore.keys_by_id``): a replay or a subject's reload then costs one key
+        read, not one per key a cold cache lacks."""
+        decoded = [(stored, resolve_topic(stored.topic), self.transcoder.decode(stored.state))
+                   for stored in stored_events]
+        wanted = {envelope[_KEY] for _, cls, state in decoded
+                  for name in getattr(cls, "personal_fields", ())
+                  for envelope in state[name].values()}
+        keys = ({key.key_id.hex: key for key in self.key_store.keys_by_id(
+            [UUID(hex_id) for hex_id in wanted])} if wanted else {})
+        return [self._build(stored, cls, state, decrypt=True, keys=keys)
+                for stored, cls, state in decoded]
+
     def to_sealed_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         """The event with each personal field a ``dict[category, SealedValue]``."""
         return self._to_domain_event(stored_event, decrypt=False)
@@ -99,9 +116,11 @@ class EncryptingMapper(Mapper[UUID]):
 
     def _open(
         self, subject_id: UUID, version: int, event_aad: bytes, path: str, *,
-        scope: str, key_id: UUID, blob: bytes,
+        scope: str, key_id: UUID, blob: bytes, key: DataKey | None = None,
     ) -> PersonalValue:
-        key = self.key_store.key_by_id(key_id)
+        """``key``: the value's key if the caller read it already."""
+        if key is None:
+            key = self.key_store.key_by_id(key_id)
         if key is None:
             if self._destroyed(key_id):
                 return Erased(scope)
@@ -116,8 +135,15 @@ class EncryptingMapper(Mapper[UUID]):
     def _to_domain_event(
         self, stored_event: StoredEvent, *, decrypt: bool
     ) -> DomainEventProtocol[UUID]:
-        cls = resolve_topic(stored_event.topic)
-        state: dict[str, Any] = self.transcoder.decode(stored_event.state)
+        return self._build(stored_event, resolve_topic(stored_event.topic),
+                           self.transcoder.decode(stored_event.state), decrypt=decrypt)
+
+    def _build(
+        self, stored_event: StoredEvent, cls: Any, state: dict[str, Any], *, decrypt: bool,
+        keys: Mapping[str, DataKey] | None = None,
+    ) -> DomainEventProtocol[UUID]:
+        """The event of class ``cls`` from its decoded ``state``; ``keys``: keys read
+        already, by hex id (any other is looked up)."""
         subject_id = stored_event.originator_id
         if not isinstance(subject_id, UUID):
             subject_id = UUID(str(subject_id))
@@ -125,7 +151,7 @@ class EncryptingMapper(Mapper[UUID]):
         for name in getattr(cls, "personal_fields", ()):
             if decrypt:
                 state[name] = self._open_all(subject_id, version, name, state[name],
-                                             state["scopes"])
+                                             state["scopes"], keys=keys)
             else:
                 state[name] = self._sealed(subject_id, version, name, state[name],
                                            state["scopes"])
@@ -142,7 +168,8 @@ class EncryptingMapper(Mapper[UUID]):
 
     def _open_all(
         self, subject_id: UUID, version: int, field_name: str,
-        envelopes: dict[str, dict[str, str]], scopes: dict[str, str],
+        envelopes: dict[str, dict[str, str]], scopes: dict[str, str], *,
+        keys: Mapping[str, DataKey] | None = None,
     ) -> PersonalValues:
         # The replay path: no SealedValue per value, and the event's share of the
         # associated data framed once.
@@ -150,11 +177,13 @@ class EncryptingMapper(Mapper[UUID]):
         opened: dict[str, PersonalValue] = {}
         missing: list[UUID] = []
         for category, envelope in envelopes.items():
+            hex_id = envelope[_KEY]
             try:
                 opened[category] = self._open(
                     subject_id, version, event_aad, f"{field_name}.{category}",
-                    scope=scopes[category], key_id=UUID(envelope[_KEY]),
-                    blob=base64.b64decode(envelope[_CIPHERTEXT]))
+                    scope=scopes[category], key_id=UUID(hex_id),
+                    blob=base64.b64decode(envelope[_CIPHERTEXT]),
+                    key=keys.get(hex_id) if keys else None)
             except KeyMissing as error:  # read on, to name every lost key of the event
                 missing.extend(error.key_ids)
         if missing:

@@ -94,6 +94,24 @@ class KeyStoreContract(ABC):
             made = {store.data_key(s, "contact").key_id for s in subjects}
         assert {k.key_id for k in store.active_keys(subjects)} == made
 
+    def test_keys_by_id_reads_the_keys_asked_that_exist(self) -> None:
+        store = self.store()
+        alice, bob = uuid4(), uuid4()
+        contact, invoice = store.data_key(alice, "contact"), store.data_key(alice, "invoice")
+        bobs = store.data_key(bob, "contact")
+        store.shred(alice, ["invoice"])
+        asked = [contact.key_id, invoice.key_id, bobs.key_id, contact.key_id, uuid4()]
+        found = store.keys_by_id(asked)
+        assert sorted(found, key=lambda k: k.key_id) == sorted([contact, bobs],
+                                                               key=lambda k: k.key_id)
+        assert store.keys_by_id([]) == []
+
+    def test_keys_by_id_reads_more_keys_than_one_query_holds(self) -> None:
+        store = self.store()
+        with store.batch():
+            made = {store.data_key(uuid4(), "contact") for _ in range(1_201)}
+        assert set(store.keys_by_id([k.key_id for k in made])) == made
+
     def test_create_data_key_creates_or_yields_to_the_existing_key(self) -> None:
         store = self.store()
         subject = uuid4()

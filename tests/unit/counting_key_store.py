@@ -42,6 +42,13 @@ class CountingKeyStore(SQLiteKeyStore):
             self.before_read()
         return key
 
+    def keys_by_id(self, key_ids: Collection[UUID]) -> list[DataKey]:
+        self.calls["keys_by_id"] += 1
+        keys = super().keys_by_id(key_ids)
+        if self.before_read is not None:
+            self.before_read()
+        return keys
+
     def shred(self, subject_id: UUID, scopes: Collection[str] | None = None) -> list[UUID]:
         self.calls["shred"] += 1
         return super().shred(subject_id, scopes)
