@@ -38,6 +38,9 @@ from ledger.errors import KeyMissing, TamperedCiphertext
 
 _KEY = "key"
 _CIPHERTEXT = "ct"
+# Events decoded, and their keys read, together: a key read per this many events, and
+# no more of them held decoded at once.
+_KEY_BATCH = 500
 # Fenced key ids remembered per mapper: a fence record is final, so a positive answer
 # never goes stale. Bounded: past this many, the memory starts afresh.
 _FENCED_REMEMBERED = 100_000
@@ -89,9 +92,21 @@ class EncryptingMapper(Mapper[UUID]):
     def to_domain_events(
         self, stored_events: Iterable[StoredEvent]
     ) -> list[DomainEventProtocol[UUID]]:
-        """``to_domain_event`` of each, with the keys of all their values read in one go
-        (``KeyStore.keys_by_id``): a replay or a subject's reload then costs one key
-        read, not one per key a cold cache lacks."""
+        """``to_domain_event`` of each, with the keys of their values read in one go per
+        ``_KEY_BATCH`` events (``KeyStore.keys_by_id``): a replay or a subject's reload
+        then costs a key read per batch, not one per key a cold cache lacks."""
+        events: list[DomainEventProtocol[UUID]] = []
+        batch: list[StoredEvent] = []
+        for stored in stored_events:
+            batch.append(stored)
+            if len(batch) == _KEY_BATCH:
+                events += self._with_keys_read_once(batch)
+                batch = []
+        return events + self._with_keys_read_once(batch) if batch else events
+
+    def _with_keys_read_once(
+        self, stored_events: list[StoredEvent]
+    ) -> list[DomainEventProtocol[UUID]]:
         decoded = [(stored, resolve_topic(stored.topic), self.transcoder.decode(stored.state))
                    for stored in stored_events]
         wanted = {envelope[_KEY] for _, cls, state in decoded

@@ -23,6 +23,7 @@ from ledger.crypto.key_cache import CachingKeyStore
 from ledger.domain.values import Erased
 from ledger.errors import KeyMissing
 from ledger.intake.acts import act_from_document, apply_act
+from ledger.persistence import encrypting_mapper
 from ledger.persistence.encrypting_mapper import EncryptingMapper
 from ledger.persistence.event_store import KeyBatchingEventStore
 from ledger.persistence.transcoder import ledger_transcoder
@@ -80,6 +81,21 @@ def test_a_replay_reads_every_key_in_one_read_and_gives_the_same_events(
     assert keys.calls == Counter(keys_by_id=1)
     assert [vars(e) for e in batched] == [vars(e) for e in one_by_one]
     assert len({v for e in batched for v in vars(e).get("values", {}).values()}) == 12
+
+
+def test_a_long_replay_reads_its_keys_batch_by_batch(
+    tmp_path: Path, keys: CountingKeyStore, recorded: list[UUID],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = open_app(tmp_path, keys)
+    events = stored_events(app)
+    expected = [vars(e) for e in EncryptingMapper(ledger_transcoder(), keys
+                                                  ).to_domain_events(events)]
+    monkeypatch.setattr(encrypting_mapper, "_KEY_BATCH", 4)
+    keys.calls.clear()
+    batched = EncryptingMapper(ledger_transcoder(), keys).to_domain_events(events)
+    assert keys.calls == Counter(keys_by_id=-(-len(events) // 4))
+    assert [vars(e) for e in batched] == expected
 
 
 def test_a_subject_is_reloaded_with_one_key_read(
