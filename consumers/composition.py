@@ -150,19 +150,32 @@ def bootstrap_office_keys(settings: Settings) -> None:
 
     Only for a ledger that has no stores yet and no office key configured: next to an
     existing ledger, a missing key is an operator's matter (restore it, or make one with
-    `ledger keys office-keygen`), never something to replace silently.
+    `ledger keys office-keygen`), never something to replace silently. On Kafka the
+    ledger lives on the broker: a new host's empty data directory is no new ledger, and
+    a pair made there would be trusted by that host alone.
     """
     if settings.office_key_file or settings.office_public_keys_file:
         return
     paths = (settings.office_key_path, settings.office_public_keys_path,
              settings.key_store_path, settings.event_store_path)
-    if any(path.exists() for path in paths):
+    if any(path.exists() for path in paths) or _kafka_ledger_exists(settings):
         return
     try:
         add_office_key(settings)
     except ConfigurationError:
         if not settings.office_key_path.exists():  # not another process's first use
             raise
+
+
+def _kafka_ledger_exists(settings: Settings) -> bool:
+    """Whether the configured Kafka ledger is bound or holds acts (False: not on Kafka,
+    or its topics are not made yet)."""
+    if settings.backend != "kafka":
+        return False
+    try:
+        return read_kafka_ledger(settings.kafka).needs_its_pair
+    except ConfigurationError:
+        return False  # its topics are not made yet: a new ledger
 
 
 def audit_log_name(settings: Settings) -> str:

@@ -160,6 +160,13 @@ def test_an_empty_key_store_next_to_a_kafka_ledger_with_acts_is_refused_and_noth
                    bound)
     assert not (empty / "master.key").exists()
     assert not any((empty / name).exists() for name in KEY_STORE_FILES)
+    # Nor an office key pair, which that host alone would trust (`serve` made one before
+    # it was refused, until the office keys' first use looked for the ledger on Kafka).
+    new_host = tmp_path / "new-host"
+    assert_refused(serve(ledger.with_data_dir(new_host)), bound)
+    for data_dir in (empty, new_host):
+        assert not (data_dir / "office.key").exists()
+        assert not (data_dir / "office-public-keys").exists()
 
     # The matching key store works: it records the act that waited, and reads both.
     served = serve(ledger.env)
