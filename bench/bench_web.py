@@ -44,7 +44,7 @@ for _path in (_ROOT, _ROOT / "bench"):
 
 from bench_projections import SAVE_CHUNK, percentile, progress, subject_history  # noqa: E402
 
-from consumers.access.log import AccessLog  # noqa: E402
+from consumers.access.log_sqlite import SQLiteAccessLog  # noqa: E402
 from consumers.composition import open_backend, open_ledger, open_token_store  # noqa: E402
 from consumers.projection_runner import projector_for, rebuild  # noqa: E402
 from consumers.services.consultations import Viewer, Why, open_view  # noqa: E402
@@ -97,7 +97,7 @@ def in_process(settings: Settings, ids: list[UUID], token: str, samples: int
     picks = rng.choices(ids, k=samples)
     viewer, why = Viewer("bench-handler", "dsar-handler", "api"), Why(**WHY)
     tokens = open_token_store(settings)
-    log = AccessLog(settings.data_dir / "access-log.sqlite")
+    log = SQLiteAccessLog(settings.data_dir / "access-log.sqlite")
     try:
         with open_backend(settings) as backend:
             with backend.reading() as reader:

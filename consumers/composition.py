@@ -7,10 +7,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 from consumers.access.log import AccessLog
+from consumers.access.log_sqlite import SQLiteAccessLog
 from consumers.backends.embedded import EmbeddedBackend
 from consumers.backends.kafka import KafkaBackend
 from consumers.services.audit_keys import bootstrap_audit_key, checkpoint_signer
@@ -339,10 +341,40 @@ def open_ledger(settings: Settings) -> Iterator[LedgerApplication]:
         key_store.close()
 
 
+# A host's own access log, in its data directory (without LEDGER_POSTGRES_DSN).
+ACCESS_LOG_FILE = "access-log.sqlite"
+
+
 def open_access_log(settings: Settings) -> AccessLog:
-    """Who looked at whose values: its own file, apart from the values (0600)."""
+    """Who looked at whose values: in PostgreSQL when LEDGER_POSTGRES_DSN is set (one
+    log for every console host), else its own file, apart from the values (0600)."""
+    local = settings.data_dir / ACCESS_LOG_FILE
+    if settings.postgres_dsn:
+        from consumers.access.log_postgres import PostgresAccessLog  # noqa: PLC0415 - optional extra
+
+        shared = PostgresAccessLog(settings.postgres_dsn)
+        if local.exists():
+            try:
+                _move_into(shared, local)
+            except BaseException:
+                shared.close()
+                raise
+        return shared
     prepare_data_dir(settings)
-    return AccessLog(settings.data_dir / "access-log.sqlite")
+    return SQLiteAccessLog(local)
+
+
+def _move_into(shared: AccessLog, path: Path) -> None:
+    """A host's own access log from before LEDGER_POSTGRES_DSN, imported into the shared
+    one (once: the file is renamed after), so no consultation drops out of its answers.
+    The renamed file stays, as evidence; a log that does not verify is not imported."""
+    source = SQLiteAccessLog(path)
+    try:
+        shared.import_log(source)
+    finally:
+        source.close()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path.rename(path.with_name(f"{path.stem}.imported-{stamp}{path.suffix}"))
 
 
 def open_token_store(settings: Settings) -> TokenStore:

@@ -1,57 +1,40 @@
-"""The access log: one SQLite file of its own, append-only by construction.
+"""The access log: who looked at whose values, append-only by construction.
 
-The code only ever INSERTs and SELECTs; triggers refuse UPDATE and DELETE, so a bug or
-a hand with the sqlite3 shell cannot quietly rewrite who looked. Each entry also
-carries a SHA-256 chain digest over the one before it and its own fields, so an entry
-changed, removed or inserted at the file level (triggers dropped first) shows in
-``verify``. It holds no personal value: ids, names of staff and systems, codes and
-category names only. It lives in ``DATA_DIR/access-log.sqlite`` (0600), apart from
-the event store, the keys and the projections.
+The code only ever INSERTs and SELECTs; triggers refuse UPDATE and DELETE (and, on
+PostgreSQL, TRUNCATE), so a bug or a hand with a database shell cannot quietly rewrite
+who looked. Each entry also carries a SHA-256 chain digest over the one before it and
+its own fields, so an entry changed, removed or inserted at the storage level (triggers
+dropped first) shows in ``verify``. It holds no personal value: ids, names of staff and
+systems, codes and category names only.
+
+``AccessLog`` is the port and its SQL, shared by the adapters (``param`` is the driver's
+placeholder, ``table`` the table's qualified name): a SQLite file of its own
+(``log_sqlite``, ``DATA_DIR/access-log.sqlite``, 0600) and PostgreSQL (``log_postgres``,
+schema ``ledger_access``) when ``LEDGER_POSTGRES_DSN`` is set, shared by every console
+host.
 """
 
 from __future__ import annotations
 
 import hashlib
-import sqlite3
-import threading
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import orjson
 
 from consumers.access.purposes import check_case_ref, check_purpose
-from consumers.sqlite_file import open_private_sqlite
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, translated
 
 GENESIS = "0" * 64
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS access_log (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    at TEXT NOT NULL,
-    viewer TEXT NOT NULL,
-    role TEXT NOT NULL,
-    channel TEXT NOT NULL,
-    subject_id TEXT NOT NULL,
-    shown TEXT NOT NULL,
-    categories TEXT NOT NULL,
-    case_ref TEXT NOT NULL,
-    purpose TEXT NOT NULL,
-    digest TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS access_log_subject ON access_log (subject_id, seq);
-CREATE TRIGGER IF NOT EXISTS access_log_no_update BEFORE UPDATE ON access_log
-BEGIN SELECT RAISE(ABORT, 'the access log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS access_log_no_delete BEFORE DELETE ON access_log
-BEGIN SELECT RAISE(ABORT, 'the access log is append-only'); END;
-"""
 _COLUMNS = ("seq", "at", "viewer", "role", "channel", "subject_id", "shown", "categories",
             "case_ref", "purpose", "digest")
 _SELECT = ("SELECT seq, at, viewer, role, channel, subject_id, shown, categories, case_ref, "
-           "purpose, digest FROM access_log")
+           "purpose, digest FROM ACCESS_LOG")
 
 
 class AccessLogError(LedgerError):
@@ -98,7 +81,8 @@ class Verification:
     head: str
 
 
-def _digest(previous: str, fields: dict[str, Any]) -> str:
+def chain_digest(previous: str, fields: dict[str, Any]) -> str:
+    """The digest of an entry: SHA-256 over the one before and its own fields."""
     body = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(previous.encode("ascii") + body).hexdigest()
 
@@ -109,15 +93,38 @@ def _chained_fields(entry: AccessEntry | dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-class AccessLog:
-    """The append-only access log on a SQLite file (created 0600 if missing)."""
+class AccessLog(ABC):
+    """The append-only access log; its SQL is shared by the adapters.
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        # Who looked must survive a crash of the process that showed the values.
-        self._db = open_private_sqlite(path, _SCHEMA, "synchronous=FULL",
-                                       store="the access log", error=AccessLogError)
+    An adapter gives ``_writing`` (a cursor in a transaction that holds the log's append
+    lock, so that the last entry read is still the last at commit), ``_reading`` and
+    ``close``; ``label`` names where the log is (a path, a schema), for error messages.
+    """
+
+    param = "?"
+    table = "access_log"
+    imports_table = "access_log_imports"  # the logs imported (``import_log``), by head
+    label = "the access log"
+    driver_errors: tuple[type[BaseException], ...] = ()
+
+    @abstractmethod
+    def _writing(self) -> AbstractContextManager[Any]:
+        """A cursor in a transaction holding the append lock, committed on exit."""
+
+    @abstractmethod
+    def _reading(self) -> AbstractContextManager[Any]:
+        """A cursor to read with."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Lets go of the storage."""
+
+    def _sql(self, text: str) -> str:
+        return (text.replace("?", self.param).replace("ACCESS_IMPORTS", self.imports_table)
+                .replace("ACCESS_LOG", self.table))
+
+    def _translated(self, what: str) -> translated:
+        return translated(self.driver_errors, AccessLogError, f"cannot {what} {self.label}")
 
     def append(self, consultation: Consultation, *, at: datetime | None = None
                ) -> AccessEntry:
@@ -131,24 +138,53 @@ class AccessLog:
                   "subject_id": str(consultation.subject_id), "shown": consultation.shown,
                   "categories": sorted(set(consultation.categories)),
                   "case_ref": consultation.case_ref, "purpose": consultation.purpose}
-        with self._lock, self._translated("write"):
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                last = self._db.execute(
-                    "SELECT seq, digest FROM access_log ORDER BY seq DESC LIMIT 1").fetchone()
-                seq = (last[0] if last else 0) + 1
-                digest = _digest(last[1] if last else GENESIS, {"seq": seq, **fields})
-                self._db.execute(
-                    "INSERT INTO access_log (seq, at, viewer, role, channel, subject_id, "
-                    "shown, categories, case_ref, purpose, digest) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (seq, moment, fields["viewer"], fields["role"], fields["channel"],
-                     fields["subject_id"], fields["shown"], ",".join(fields["categories"]),
-                     fields["case_ref"], fields["purpose"], digest))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._translated("write"), self._writing() as cursor:
+            return self._append_in(cursor, fields)
+
+    def import_log(self, source: AccessLog) -> int:
+        """Appends every entry of ``source`` (a host's own log from before the shared
+        one), in its order and with its moments, in one transaction; returns how many.
+        Refused if ``source`` does not verify: an altered log is kept as evidence, never
+        laundered into this one. The source's head is recorded with the entries, so a
+        second import of the same log adds nothing."""
+        checked = source.verify()
+        if not checked.intact:
+            raise AccessLogError(
+                f"{source.label} does not verify (its chain breaks at entry "
+                f"{checked.first_bad_seq}): not imported into {self.label}; keep the file "
+                "as evidence and move it out of the data directory to go on")
+        if checked.head == GENESIS:
+            return 0
+        entries = source.entries()
+        with self._translated("import into"), self._writing() as cursor:
+            cursor.execute(self._sql("SELECT head FROM ACCESS_IMPORTS WHERE head = ?"),
+                           (checked.head,))
+            if cursor.fetchone() is not None:
+                return 0
+            for entry in entries:
+                fields = _chained_fields(entry)
+                del fields["seq"]
+                self._append_in(cursor, fields)
+            cursor.execute(self._sql("INSERT INTO ACCESS_IMPORTS (head, source, entries, at) "
+                                     "VALUES (?, ?, ?, ?)"),
+                           (checked.head, source.label, len(entries),
+                            datetime.now(UTC).isoformat(timespec="microseconds")))
+        return len(entries)
+
+    def _append_in(self, cursor: Any, fields: dict[str, Any]) -> AccessEntry:
+        """Appends one entry inside ``_writing``'s transaction."""
+        cursor.execute(self._sql(
+            "SELECT seq, digest FROM ACCESS_LOG ORDER BY seq DESC LIMIT 1"))
+        last = cursor.fetchone()
+        seq = (int(last[0]) if last else 0) + 1
+        digest = chain_digest(last[1] if last else GENESIS, {"seq": seq, **fields})
+        cursor.execute(self._sql(
+            "INSERT INTO ACCESS_LOG (seq, at, viewer, role, channel, subject_id, "
+            "shown, categories, case_ref, purpose, digest) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+            (seq, fields["at"], fields["viewer"], fields["role"], fields["channel"],
+             fields["subject_id"], fields["shown"], ",".join(fields["categories"]),
+             fields["case_ref"], fields["purpose"], digest))
         return AccessEntry(seq=seq, digest=digest, **fields)
 
     def entries(self, *, subject_id: UUID | None = None, after: int = 0,
@@ -162,8 +198,9 @@ class AccessLog:
         if limit is not None:
             query += " LIMIT ?"
             params.append(limit)
-        with self._lock, self._translated("read"):
-            rows = self._db.execute(query, params).fetchall()
+        with self._translated("read"), self._reading() as cursor:
+            cursor.execute(self._sql(query), params)
+            rows: Sequence[Sequence[Any]] = cursor.fetchall()
         return [_entry(row) for row in rows]
 
     def verify(self) -> Verification:
@@ -172,33 +209,10 @@ class AccessLog:
         previous, count = GENESIS, 0
         for entry in self.entries():
             count += 1
-            if entry.digest != _digest(previous, _chained_fields(entry)):
+            if entry.digest != chain_digest(previous, _chained_fields(entry)):
                 return Verification(count, False, entry.seq, previous)
             previous = entry.digest
         return Verification(count, True, None, previous)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    def _translated(self, what: str) -> _Translated:
-        return _Translated(self.path, what)
-
-
-class _Translated:
-    """sqlite3 errors as ``AccessLogError`` naming the file and the error type only."""
-
-    def __init__(self, path: Path, what: str) -> None:
-        self.path, self.what = path, what
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: object) -> None:
-        if isinstance(error, sqlite3.Error):
-            raise AccessLogError(f"cannot {self.what} the access log at {self.path} "
-                                 f"({type(error).__name__})") from error
 
 
 def _entry(row: Sequence[Any]) -> AccessEntry:

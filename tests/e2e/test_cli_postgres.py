@@ -1,4 +1,5 @@
-"""The command line with LEDGER_POSTGRES_DSN: keys and projections on a real PostgreSQL."""
+"""The command line with LEDGER_POSTGRES_DSN: keys, projections and the access log on a
+real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
-SCHEMAS = ("ledger_keys", "ledger_projections")
+SCHEMAS = ("ledger_keys", "ledger_projections", "ledger_access")
 
 
 @pytest.fixture
@@ -59,11 +60,14 @@ def test_record_show_and_erase_with_keys_and_projections_in_postgres(
     assert shown.returncode == 0, shown.stderr
     assert "CANARY-PG-NAME" in shown.stdout
     assert not (tmp_path / "projections.sqlite").exists()
+    assert not (tmp_path / "access-log.sqlite").exists(), "who looked is in PostgreSQL"
     with psycopg.connect(clean_schemas) as conn:
         tables = {row[0] for row in conn.execute(
             "SELECT table_schema FROM information_schema.tables "
             "WHERE table_schema = ANY(%s)", (list(SCHEMAS),))}
+        logged = conn.execute("SELECT channel, shown FROM ledger_access.access_log").fetchall()
     assert tables == set(SCHEMAS)
+    assert logged == [("cli", "subject-view")]
 
     assert ledger(tmp_path, clean_schemas, "erase", subject, "--request", "E-1"
                   ).returncode == 0

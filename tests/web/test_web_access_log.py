@@ -13,7 +13,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from consumers.access.log import AccessLog
+from consumers.access.log_sqlite import SQLiteAccessLog
 from consumers.web.roles import Role
 from tests.canary_scan import raw_hits, store_files
 from tests.cli_helpers import ledger
@@ -24,7 +24,7 @@ WHY = {"case_ref": "CASE-7", "purpose": "subject-request"}
 
 
 def _entries(seeded: Seeded) -> list[dict[str, Any]]:
-    log = AccessLog(seeded.settings.data_dir / "access-log.sqlite")
+    log = SQLiteAccessLog(seeded.settings.data_dir / "access-log.sqlite")
     try:
         return [entry.as_dict() for entry in log.entries()]
     finally:
@@ -180,7 +180,7 @@ def test_the_log_is_append_only_and_its_chain_verifies(client: TestClient,
     with sqlite3.connect(copy) as db:
         db.execute("DROP TRIGGER access_log_no_update")
         db.execute("UPDATE access_log SET purpose = 'legal-claim' WHERE seq = 1")
-    tampered = AccessLog(copy)
+    tampered = SQLiteAccessLog(copy)
     try:
         result = tampered.verify()
     finally:
