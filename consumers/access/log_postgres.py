@@ -10,18 +10,19 @@ no privilege beyond INSERT and SELECT on the table.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from consumers.access.log import AccessLog, AccessLogError
 from ledger.errors import translated
 
 DEFAULT_SCHEMA = "ledger_access"
+APPLICATION_NAME = "ledger-access-log"  # how its connections show in pg_stat_activity
 _TRIGGERS = {"access_log_no_update": "UPDATE", "access_log_no_delete": "DELETE",
              "access_log_no_truncate": "TRUNCATE"}
 _TABLE = """
@@ -58,54 +59,65 @@ class PostgresAccessLog(AccessLog):
     param = "%s"
     driver_errors = (psycopg.Error,)
 
-    def __init__(self, dsn: str, *, schema: str = DEFAULT_SCHEMA) -> None:
+    def __init__(self, dsn: str, *, schema: str = DEFAULT_SCHEMA,
+                 connect_timeout: float = 10.0) -> None:
         self.schema = schema
         self.table = sql.Identifier(schema, "access_log").as_string()
         self.imports_table = sql.Identifier(schema, "access_log_imports").as_string()
         self.label = f"the access log in PostgreSQL schema {schema}"
         self._lock_key = f"ledger-access-log:{schema}"
-        self._lock = threading.Lock()
-        with translated(psycopg.Error, AccessLogError, f"cannot open {self.label}"):
-            self._db = psycopg.connect(dsn, autocommit=True)
+        # A pool that checks a connection before handing it out: a restarted server
+        # costs the request in flight, not every request until the process restarts.
+        # Explicitly READ COMMITTED: under REPEATABLE READ an append's snapshot would
+        # predate the lock it waited for.
+        self._pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] = ConnectionPool(
+            dsn, min_size=1, max_size=2, open=False, check=ConnectionPool.check_connection,
+            name=f"access-log-{schema}",
+            kwargs={"autocommit": True, "application_name": APPLICATION_NAME},
+            configure=_read_committed)
+        with translated((psycopg.Error, PoolTimeout), AccessLogError,
+                        f"cannot open {self.label}"):
+            self._pool.open(wait=True, timeout=connect_timeout)
             try:
-                # Explicit: under REPEATABLE READ the snapshot would predate the lock.
-                self._db.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
                 self._create()
             except BaseException:
-                self._db.close()
+                self._pool.close()
                 raise
 
     def _create(self) -> None:
         names = {"table": sql.Identifier(self.schema, "access_log"),
                  "imports": sql.Identifier(self.schema, "access_log_imports"),
                  "function": sql.Identifier(self.schema, "access_log_append_only")}
-        with self._db.transaction():
+        with self._pool.connection() as db, db.transaction():
             # Hosts opening together must not race on CREATE ... IF NOT EXISTS.
-            self._db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._lock_key,))
-            self._db.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+            db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._lock_key,))
+            db.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
                 sql.Identifier(self.schema)))
             for statement in (_TABLE, _INDEX, _IMPORTS, _REFUSE):
-                self._db.execute(sql.SQL(statement).format(**names))
-            present = {row[0] for row in self._db.execute(
+                db.execute(sql.SQL(statement).format(**names))
+            present = {row[0] for row in db.execute(
                 "SELECT tgname FROM pg_trigger WHERE tgrelid = %s::regclass "
                 "AND NOT tgisinternal", (self.table,))}
             for name, operation in _TRIGGERS.items():
                 if name not in present:
-                    self._db.execute(sql.SQL(_TRIGGER).format(
+                    db.execute(sql.SQL(_TRIGGER).format(
                         name=sql.Identifier(name), operation=sql.SQL(operation), **names))
 
     @contextmanager
     def _writing(self) -> Iterator[Any]:
-        with self._lock, self._db.transaction(), self._db.cursor() as cursor:
+        with (self._pool.connection() as db, db.transaction(), db.cursor() as cursor):
             # Held until commit: the next host's append reads this one's entry as last.
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._lock_key,))
             yield cursor
 
     @contextmanager
     def _reading(self) -> Iterator[Any]:
-        with self._lock, self._db.cursor() as cursor:
+        with self._pool.connection() as db, db.cursor() as cursor:
             yield cursor
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._pool.close()
+
+
+def _read_committed(db: psycopg.Connection[Any]) -> None:
+    db.isolation_level = psycopg.IsolationLevel.READ_COMMITTED

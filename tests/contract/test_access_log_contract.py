@@ -33,7 +33,7 @@ from consumers.access.log import (
     Consultation,
     Verification,
 )
-from consumers.access.log_postgres import DEFAULT_SCHEMA, PostgresAccessLog
+from consumers.access.log_postgres import APPLICATION_NAME, DEFAULT_SCHEMA, PostgresAccessLog
 from consumers.access.log_sqlite import SQLiteAccessLog
 from consumers.composition import open_access_log
 from ledger.config import Settings
@@ -327,10 +327,25 @@ class TestPostgresAccessLog(InFreshSchemas, AccessLogContract):
             assert conn.execute("SHOW transaction_isolation").fetchone() == ("repeatable read",)
         append_concurrently(logs)
 
+    def test_a_dropped_connection_costs_no_later_append(self) -> None:
+        """A restarted server (or a killed backend) must not leave the console refusing
+        every view until its process restarts: the pool checks a connection first."""
+        log = self.filled(2)
+        with psycopg.connect(self.dsn, autocommit=True) as admin:
+            killed = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = %s AND pid <> pg_backend_pid()",
+                (APPLICATION_NAME,)).fetchone()
+        assert killed is not None
+        assert killed[0] >= 1, "positive control: the log's connection was killed"
+        log.append(consultation(uuid4()))
+        assert [e.seq for e in log.entries()] == [1, 2, 3]
+        assert log.verify().intact
+
     def test_an_unreachable_server_fails_naming_the_schema_not_the_dsn(self) -> None:
         dsn = "postgresql://ledger:s3cret-password@127.0.0.1:1/ledger?connect_timeout=2"
         with pytest.raises(AccessLogError, match=f"PostgreSQL schema {self.schema}") as failed:
-            PostgresAccessLog(dsn, schema=self.schema)
+            PostgresAccessLog(dsn, schema=self.schema, connect_timeout=3)
         assert "s3cret" not in str(failed.value)
 
 

@@ -9,10 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
+import psycopg
 import pytest
 
 from consumers.web.roles import Role
-from consumers.web.token_store_postgres import PostgresTokenStore
+from consumers.web.token_store_postgres import APPLICATION_NAME, PostgresTokenStore
 from consumers.web.tokens import SQLiteTokenStore, TokenStore, token_hash
 from ledger.errors import ConfigurationError
 from tests.cli_helpers import ledger
@@ -70,6 +71,19 @@ class TestSQLiteTokenStore(TokenStoreContract):
 class TestPostgresTokenStore(InFreshSchemas, TokenStoreContract):
     def open_store(self) -> TokenStore:
         return PostgresTokenStore(self.dsn, schema=self.schema)
+
+    def test_a_dropped_connection_costs_no_later_sign_in(self, store: TokenStore) -> None:
+        """A restarted server must not lock everyone out until the console restarts."""
+        token, _ = store.create("crm-sync", "upstream")
+        with psycopg.connect(self.dsn, autocommit=True) as admin:
+            killed = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = %s", (APPLICATION_NAME,)).fetchone()
+        assert killed is not None
+        assert killed[0] >= 1, "positive control: the store's connection was killed"
+        principal = store.verify(token)
+        assert principal is not None
+        assert principal.name == "crm-sync"
 
 
 @pytest.mark.e2e
