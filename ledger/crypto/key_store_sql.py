@@ -188,15 +188,7 @@ class SQLKeyStore(ABC):
             return self._create_key(conn, subject_id, scope)
 
     def active_keys(self, subject_ids: Collection[UUID]) -> list[DataKey]:
-        wanted = [self._dialect.uuid_in(s) for s in dict.fromkeys(subject_ids)]
-        rows: list[Any] = []
-        with self._reading("read data keys") as conn:
-            for start in range(0, len(wanted), _IN_CHUNK):
-                chunk = wanted[start:start + _IN_CHUNK]
-                query = self._sql(f"{_SELECT_KEYS} WHERE {{active}} AND subject_id IN "
-                                  f"({', '.join('?' * len(chunk))})")
-                rows += conn.execute(query, chunk).fetchall()
-        return [self._unwrap(row) for row in rows]
+        return self._keys_where_in("subject_id", subject_ids, also="{active} AND ")
 
     def create_data_key(self, subject_id: UUID, scope: str) -> DataKey:
         check_name(scope, "scope")
@@ -210,12 +202,18 @@ class SQLKeyStore(ABC):
         return None if row is None else self._unwrap(row)
 
     def keys_by_id(self, key_ids: Collection[UUID]) -> list[DataKey]:
-        wanted = [self._dialect.uuid_in(k) for k in dict.fromkeys(key_ids)]
+        return self._keys_where_in("key_id", key_ids)
+
+    def _keys_where_in(self, column: str, ids: Collection[UUID], *, also: str = ""
+                       ) -> list[DataKey]:
+        """The keys whose ``column`` is one of ``ids`` (and, with ``also``, that holds
+        too), read in chunks of ``_IN_CHUNK`` ids per query."""
+        wanted = [self._dialect.uuid_in(i) for i in dict.fromkeys(ids)]
         rows: list[Any] = []
         with self._reading("read data keys") as conn:
             for start in range(0, len(wanted), _IN_CHUNK):
                 chunk = wanted[start:start + _IN_CHUNK]
-                query = self._sql(f"{_SELECT_KEYS} WHERE key_id IN "
+                query = self._sql(f"{_SELECT_KEYS} WHERE {also}{column} IN "
                                   f"({', '.join('?' * len(chunk))})")
                 rows += conn.execute(query, chunk).fetchall()
         return [self._unwrap(row) for row in rows]
