@@ -4,7 +4,7 @@ backend. Nothing else asks which backend is configured."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -374,7 +374,10 @@ def _move_into(shared: AccessLog, path: Path) -> None:
     finally:
         source.close()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path.rename(path.with_name(f"{path.stem}.imported-{stamp}{path.suffix}"))
+    # Another process of this host (the console, a command) may have moved it already:
+    # its import recorded the file's head, so ours added nothing.
+    with suppress(FileNotFoundError):
+        path.rename(path.with_name(f"{path.stem}.imported-{stamp}{path.suffix}"))
 
 
 def open_token_store(settings: Settings) -> TokenStore:
