@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -28,6 +29,17 @@ from ledger.kafka.intake_progress import WriterProgress
 from ledger.kafka.partitioning import shard_of, subject_key
 from ledger.kafka.recorder import HEADER_TOPIC, PRODUCER_TUNING
 from ledger.outcomes import ActOutcome, Status, event_summary
+
+
+@dataclass(frozen=True)
+class SentAct:
+    """Where one act went: the record key of its subject (its events carry it) and its
+    place on the intake topic (a rejection or parking names it). Answers are matched on
+    these as well as the act id, which is the upstream's and may recur across subjects."""
+
+    key: bytes
+    partition: TopicPartition
+    offset: int
 
 
 def submit_and_wait(kafka: KafkaSettings, acts: Sequence[Mapping[str, Any]], *,
@@ -70,19 +82,19 @@ def submit_and_wait(kafka: KafkaSettings, acts: Sequence[Mapping[str, Any]], *,
         consumer.close()
 
 
-def _send(kafka: KafkaSettings, acts: Sequence[Mapping[str, Any]]
-          ) -> dict[str, tuple[TopicPartition, int]]:
-    """Sends ``acts``; where each one landed on the intake topic, by act id."""
+def _send(kafka: KafkaSettings, acts: Sequence[Mapping[str, Any]]) -> dict[str, SentAct]:
+    """Sends ``acts``; where each one went, by act id."""
     producer = KafkaProducer(bootstrap_servers=kafka.bootstrap_servers, **PRODUCER_TUNING)
     try:
-        futures = [(act["act_id"], producer.send(
+        futures = [(act["act_id"], subject_key(UUID(act["subject_id"])), producer.send(
             kafka.intake_topic, key=subject_key(UUID(act["subject_id"])),
             value=orjson.dumps(act))) for act in acts]
         producer.flush(timeout=30)
         landed = {}
-        for act_id, future in futures:
+        for act_id, key, future in futures:
             meta = future.get(timeout=30)
-            landed[act_id] = (TopicPartition(meta.topic, meta.partition), meta.offset)
+            landed[act_id] = SentAct(key, TopicPartition(meta.topic, meta.partition),
+                                     meta.offset)
         return landed
     finally:
         producer.close(timeout=10)
@@ -94,7 +106,7 @@ PROGRESS_CHECK_S = 0.5
 
 def _watch(consumer: KafkaConsumer, ledger_tps: set[TopicPartition],
            outcomes: dict[str, ActOutcome], deadline: float, *, parked_topic: str,
-           sent: Mapping[str, tuple[TopicPartition, int]], progress: WriterProgress) -> None:
+           sent: Mapping[str, SentAct], progress: WriterProgress) -> None:
     waiting = set(outcomes)
     watched = list(consumer.assignment())
     # Acts a writer consumed with no answer seen yet, and the answer partitions' high
@@ -103,7 +115,7 @@ def _watch(consumer: KafkaConsumer, ledger_tps: set[TopicPartition],
     marks: dict[TopicPartition, int] | None = None
     checked_at = 0.0
     while waiting and time.monotonic() < deadline:
-        waiting -= record_answers(consumer.poll(timeout_ms=200), ledger_tps, outcomes,
+        waiting -= record_answers(consumer.poll(timeout_ms=200), ledger_tps, outcomes, sent,
                                   parked_topic=parked_topic)
         if marks is not None and all(consumer.position(tp) >= end for tp, end in marks.items()):
             for act_id in consumed & waiting:
@@ -114,22 +126,25 @@ def _watch(consumer: KafkaConsumer, ledger_tps: set[TopicPartition],
             marks = None
         if marks is None and waiting and time.monotonic() - checked_at >= PROGRESS_CHECK_S:
             checked_at = time.monotonic()
-            consumed = progress.consumed({a: sent[a] for a in waiting if a in sent})
+            consumed = progress.consumed({a: (sent[a].partition, sent[a].offset)
+                                          for a in waiting if a in sent})
             if consumed:
                 marks = progress.high_watermarks(watched)
     # An act's events commit together but may span two polls: read to the end.
     ends = consumer.end_offsets(list(ledger_tps))
     while time.monotonic() < deadline and any(
             consumer.position(tp) < end for tp, end in ends.items()):
-        record_answers(consumer.poll(timeout_ms=200), ledger_tps, outcomes,
+        record_answers(consumer.poll(timeout_ms=200), ledger_tps, outcomes, sent,
                        parked_topic=parked_topic)
 
 
 def record_answers(polled: dict[TopicPartition, list[Any]], ledger_tps: set[TopicPartition],
-                   outcomes: dict[str, ActOutcome], *,
+                   outcomes: dict[str, ActOutcome], sent: Mapping[str, SentAct], *,
                    parked_topic: str | None = None) -> set[str]:
     """Records the answers in ``polled``; returns the ids of the acts they answer. A
-    record of ``parked_topic`` answers "failed" (the act was set aside, not refused)."""
+    record of ``parked_topic`` answers "failed" (the act was set aside, not refused).
+    Another subject's act under the same id (another upstream's, or another run's)
+    answers nothing."""
     answered = set()
     for tp, records in polled.items():
         for record in records:
@@ -140,7 +155,8 @@ def record_answers(polled: dict[TopicPartition, list[Any]], ledger_tps: set[Topi
             if not isinstance(document, dict):
                 continue
             act_id = str(document.get("act_id"))
-            if act_id not in outcomes:
+            ours = sent.get(act_id)
+            if act_id not in outcomes or ours is None or not _answers(record, document, ours):
                 continue
             if tp in ledger_tps:
                 outcomes[act_id].status = "recorded"
@@ -154,3 +170,13 @@ def record_answers(polled: dict[TopicPartition, list[Any]], ledger_tps: set[Topi
                                               reason=document.get("reason"))
             answered.add(act_id)
     return answered
+
+
+def _answers(record: Any, document: dict[str, Any], act: SentAct) -> bool:
+    """Whether ``record`` (which names the act's id) is about this very act: a rejection
+    or parking names the intake record it is about; an event, its subject."""
+    intake = document.get("intake")
+    if isinstance(intake, dict) and "offset" in intake:
+        return (intake.get("topic"), intake.get("partition"), intake.get("offset")) == (
+            act.partition.topic, act.partition.partition, act.offset)
+    return bool(record.key == act.key)
