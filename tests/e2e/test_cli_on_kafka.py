@@ -214,7 +214,8 @@ def test_the_same_act_sent_again_in_a_later_run_is_answered_as_a_duplicate(
 def test_on_kafka_with_postgres_keys_and_shard_projections_live_in_postgres(
     env: dict[str, str], postgres_dsn: str, tmp_path: Path,
 ) -> None:
-    schemas = ("ledger_keys", "ledger_projections_shard_0", "ledger_projections_shard_1")
+    schemas = ("ledger_keys", "ledger_projections_shard_0", "ledger_projections_shard_1",
+               "ledger_access")
 
     def drop() -> None:
         with psycopg.connect(postgres_dsn, autocommit=True) as conn:
@@ -240,9 +241,9 @@ def test_on_kafka_with_postgres_keys_and_shard_projections_live_in_postgres(
         _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr[-2000:]
     data_dir = Path(env["LEDGER_DATA_DIR"])
-    # The access log of who looked is a file of its own even with PostgreSQL (README).
-    stray = {path.name for path in data_dir.glob("*.sqlite")} - {"access-log.sqlite"}
-    assert not stray, "keys and projections belong in PostgreSQL"
+    # Keys, projections and the access log of who looked all live in PostgreSQL.
+    stray = {path.name for path in data_dir.glob("*.sqlite")}
+    assert not stray, "keys, projections and the access log belong in PostgreSQL"
     with psycopg.connect(postgres_dsn) as conn:
         found = {row[0] for row in conn.execute(
             "SELECT schema_name FROM information_schema.schemata")}
