@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ledger.errors import translated
@@ -25,3 +26,18 @@ def open_private_sqlite(path: Path, schema: str, *pragmas: str, store: str,
             db.execute(f"PRAGMA {pragma}")
         db.executescript(schema)
         return db
+
+
+@contextmanager
+def sqlite_transaction(db: sqlite3.Connection, begin: str = "BEGIN") -> Iterator[sqlite3.Cursor]:
+    """A cursor in one transaction of the autocommit connection ``db``, committed when
+    the block ends, rolled back if it raises (``begin``: "BEGIN IMMEDIATE" to take the
+    write lock first). The caller holds whatever lock guards ``db``."""
+    cursor = db.cursor()
+    cursor.execute(begin)
+    try:
+        yield cursor
+        cursor.execute("COMMIT")
+    except BaseException:
+        cursor.execute("ROLLBACK")
+        raise

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from consumers.access.log import AccessLog, AccessLogError
-from consumers.sqlite_file import open_private_sqlite
+from consumers.sqlite_file import open_private_sqlite, sqlite_transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS access_log (
@@ -54,15 +54,8 @@ class SQLiteAccessLog(AccessLog):
     @contextmanager
     def _writing(self) -> Iterator[sqlite3.Cursor]:
         # BEGIN IMMEDIATE takes the file's write lock before the last entry is read.
-        with self._lock:
-            cursor = self._db.cursor()
-            cursor.execute("BEGIN IMMEDIATE")
-            try:
-                yield cursor
-                cursor.execute("COMMIT")
-            except BaseException:
-                cursor.execute("ROLLBACK")
-                raise
+        with self._lock, sqlite_transaction(self._db, "BEGIN IMMEDIATE") as cursor:
+            yield cursor
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Cursor]:

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from consumers.sqlite_file import open_private_sqlite
+from consumers.sqlite_file import open_private_sqlite, sqlite_transaction
 from consumers.web.roles import Role
 from ledger.errors import ConfigurationError, LedgerError, check_form, translated
 
@@ -169,16 +169,10 @@ class SQLiteTokenStore(SQLTokenStore):
 
     @contextmanager
     def _cursor(self) -> Iterator[sqlite3.Cursor]:
-        with self._lock, translated(sqlite3.Error, TokenStoreError,
-                                    f"the token store at {self.path} failed"):
-            cursor = self._db.cursor()
-            cursor.execute("BEGIN")
-            try:
-                yield cursor
-                cursor.execute("COMMIT")
-            except BaseException:
-                cursor.execute("ROLLBACK")
-                raise
+        with (self._lock,
+              translated(sqlite3.Error, TokenStoreError, f"the token store at {self.path} failed"),
+              sqlite_transaction(self._db) as cursor):
+            yield cursor
 
     def close(self) -> None:
         with self._lock:

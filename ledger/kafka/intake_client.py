@@ -86,9 +86,11 @@ def _send(kafka: KafkaSettings, acts: Sequence[Mapping[str, Any]]) -> dict[str, 
     """Sends ``acts``; where each one went, by act id."""
     producer = KafkaProducer(bootstrap_servers=kafka.bootstrap_servers, **PRODUCER_TUNING)
     try:
-        futures = [(act["act_id"], subject_key(UUID(act["subject_id"])), producer.send(
-            kafka.intake_topic, key=subject_key(UUID(act["subject_id"])),
-            value=orjson.dumps(act))) for act in acts]
+        futures = []
+        for act in acts:
+            key = subject_key(UUID(act["subject_id"]))
+            futures.append((act["act_id"], key, producer.send(
+                kafka.intake_topic, key=key, value=orjson.dumps(act))))
         producer.flush(timeout=30)
         landed = {}
         for act_id, key, future in futures:
