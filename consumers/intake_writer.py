@@ -351,8 +351,11 @@ class IntakeWriter:
             "reason": refusal.reason,
         }
         key = str(act.subject_id).encode() if act else None
+        # On the shard's own partition, as a parking: an act too broken to name its subject
+        # would otherwise land anywhere, where a client watching this shard for its
+        # answer never looks (and would take the silence for a re-delivery).
         self.recorder.produce(self.settings.rejected_topic, key, orjson.dumps(document),
-                              [("rule", refusal.rule.encode())])
+                              [("rule", refusal.rule.encode())], partition=self.shard)
 
     def _park(self, record: Any, failure: Failure, report: BatchReport) -> None:
         """Sets aside an act that failed ``failure.failures`` times, by its intake

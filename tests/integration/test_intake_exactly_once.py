@@ -130,6 +130,10 @@ def assert_exactly_once(ledger: Ledger, workload: Workload) -> None:
     assert all(n == 1 for n in refused_ids.values())
     assert sum(1 for r in rejected if r["act_id"] is None) == workload.unparseable
     assert {r["rule"] for r in rejected} <= {"category-not-in-purpose", "invalid-act"}
+    # Each on its shard's partition, where a client waiting for that act's answer looks:
+    # the unparseable ones too, which name no subject to be keyed by.
+    for record in read_to_end(ledger.bootstrap, ledger.rejected_topic, range(PARTITIONS)):
+        assert record.partition == orjson.loads(record.value)["intake"]["partition"]
 
     # No plaintext personal value in any ledger or rejected record, decoded or raw...
     for _, value, headers in events:
