@@ -76,3 +76,17 @@ def postgres_schema(postgres_dsn: str) -> Iterator[str]:
         ).fetchall()
         for (name,) in names:
             conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+
+
+def terminate_backends(dsn: str, application_name: str) -> int:
+    """Ends every server process serving connections named ``application_name`` (as a
+    server restart would) and returns how many ended; each is waited for until it has
+    exited (PostgreSQL 14's ``pg_terminate_backend`` timeout), not for a quiet period."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 30000)) "
+            "FROM pg_stat_activity WHERE application_name = %s AND pid <> pg_backend_pid()",
+            (application_name,)).fetchone()
+    return int(row[0]) if row else 0

@@ -88,9 +88,13 @@ def _send(kafka: KafkaSettings, acts: Sequence[Mapping[str, Any]]) -> dict[str, 
     try:
         futures = []
         for act in acts:
-            key = subject_key(UUID(act["subject_id"]))
+            subject = UUID(act["subject_id"])
+            key = subject_key(subject)
+            # To its home shard by name, not by trusting the client's partitioner: the
+            # writer it reaches first must be the one that answers it.
             futures.append((act["act_id"], key, producer.send(
-                kafka.intake_topic, key=key, value=orjson.dumps(act))))
+                kafka.intake_topic, key=key, value=orjson.dumps(act),
+                partition=shard_of(subject, kafka.partitions))))
         producer.flush(timeout=30)
         landed = {}
         for act_id, key, future in futures:

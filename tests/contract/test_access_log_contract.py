@@ -38,7 +38,7 @@ from consumers.access.log_sqlite import SQLiteAccessLog
 from consumers.composition import open_access_log
 from ledger.config import Settings
 from ledger.errors import ConfigurationError
-from tests.postgres_fixtures import InFreshSchemas
+from tests.postgres_fixtures import InFreshSchemas, terminate_backends
 
 
 def consultation(subject_id: UUID, **changes: Any) -> Consultation:
@@ -331,13 +331,8 @@ class TestPostgresAccessLog(InFreshSchemas, AccessLogContract):
         """A restarted server (or a killed backend) must not leave the console refusing
         every view until its process restarts: the pool checks a connection first."""
         log = self.filled(2)
-        with psycopg.connect(self.dsn, autocommit=True) as admin:
-            killed = admin.execute(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE application_name = %s AND pid <> pg_backend_pid()",
-                (APPLICATION_NAME,)).fetchone()
-        assert killed is not None
-        assert killed[0] >= 1, "positive control: the log's connection was killed"
+        killed = terminate_backends(self.dsn, APPLICATION_NAME)
+        assert killed >= 1, "positive control: the log's connection was killed"
         log.append(consultation(uuid4()))
         assert [e.seq for e in log.entries()] == [1, 2, 3]
         assert log.verify().intact

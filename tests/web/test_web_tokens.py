@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
-import psycopg
 import pytest
 
 from consumers.web.roles import Role
@@ -17,7 +16,7 @@ from consumers.web.token_store_postgres import APPLICATION_NAME, PostgresTokenSt
 from consumers.web.tokens import SQLiteTokenStore, TokenStore, token_hash
 from ledger.errors import ConfigurationError
 from tests.cli_helpers import ledger
-from tests.postgres_fixtures import InFreshSchemas
+from tests.postgres_fixtures import InFreshSchemas, terminate_backends
 
 
 class TokenStoreContract(ABC):
@@ -75,12 +74,8 @@ class TestPostgresTokenStore(InFreshSchemas, TokenStoreContract):
     def test_a_dropped_connection_costs_no_later_sign_in(self, store: TokenStore) -> None:
         """A restarted server must not lock everyone out until the console restarts."""
         token, _ = store.create("crm-sync", "upstream")
-        with psycopg.connect(self.dsn, autocommit=True) as admin:
-            killed = admin.execute(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE application_name = %s", (APPLICATION_NAME,)).fetchone()
-        assert killed is not None
-        assert killed[0] >= 1, "positive control: the store's connection was killed"
+        killed = terminate_backends(self.dsn, APPLICATION_NAME)
+        assert killed >= 1, "positive control: the store's connection was killed"
         principal = store.verify(token)
         assert principal is not None
         assert principal.name == "crm-sync"
